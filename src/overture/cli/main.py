@@ -1,0 +1,68 @@
+"""The `overture` command: one Typer app, one module per command group."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from overture.cli.common import clean_errors, console, set_workspace_dir
+from overture.data.workspace import Workspace
+
+app = typer.Typer(
+    name="overture",
+    help="Orchestrated marketing campaigns: design, test, publish, monitor and retarget.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+@app.callback()
+def main(
+    workspace: Annotated[
+        Path | None,
+        typer.Option("--workspace", "-w", help="Workspace folder (default: nearest overture.toml).",
+                     envvar="OVERTURE_WORKSPACE"),
+    ] = None,
+) -> None:
+    set_workspace_dir(workspace)
+
+
+@app.command()
+@clean_errors
+def init(directory: Annotated[Path, typer.Argument(help="Folder to make a workspace.")]) -> None:
+    """Create a workspace: overture.toml, a schema.yaml skeleton and the .overture/ folder."""
+    ws = Workspace.init(directory)
+    console.print(f"Workspace ready in [bold]{ws.root}[/]")
+    console.print("Next: [cyan]overture data load customers customers.csv --key customer_id[/]")
+
+
+def _register() -> None:
+    """Attach the command groups; each lives in its own module."""
+    import importlib
+
+    for module_name, group in (
+        ("overture.cli.data", "data"),
+        ("overture.cli.campaign", "campaign"),
+        ("overture.cli.rule", "rule"),
+        ("overture.cli.runs", "runs"),
+    ):
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue
+        app.add_typer(module.app, name=group)
+    try:
+        run_module = importlib.import_module("overture.cli.run")
+    except ModuleNotFoundError as exc:
+        if exc.name != "overture.cli.run":
+            raise
+    else:
+        run_module.register(app)
+
+
+_register()

@@ -1,0 +1,128 @@
+"""The data plane: one Ibis backend holding profiles, work tables and audiences.
+
+Everything set-shaped runs inside this engine; Python only names tables, asks for
+counts and reads the first rows of a preview.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+from ibis.backends import BaseBackend
+
+#: prefixes of the tables the engine owns; user tables never start with them
+WORK_PREFIX = "ovw_"
+AUDIENCE_PREFIX = "ova_"
+INTERNAL_PREFIX = "overture_"
+MAX_IDENT = 63  # PostgreSQL's limit, the smallest of the supported engines
+
+
+class DataPlaneError(Exception):
+    """A data-plane problem worth a clear message (unknown table, unreachable server)."""
+
+
+def safe_name(*parts: str) -> str:
+    """A table name from parts, shortened with a hash when longer than any engine allows."""
+    name = "_".join(parts)
+    if len(name) <= MAX_IDENT:
+        return name
+    digest = hashlib.sha1(name.encode()).hexdigest()[:10]
+    return f"{name[: MAX_IDENT - 11]}_{digest}"
+
+
+def work_table_name(run_id: str, activity: str, port: str) -> str:
+    """Unique per (run, activity, port): two runs never write the same table."""
+    run = re.sub(r"[^a-z0-9]", "", run_id.lower())[:16]
+    return safe_name(f"{WORK_PREFIX}{run}", activity, port)
+
+
+def run_prefix(run_id: str) -> str:
+    run = re.sub(r"[^a-z0-9]", "", run_id.lower())[:16]
+    return f"{WORK_PREFIX}{run}_"
+
+
+def audience_table_name(audience: str) -> str:
+    return safe_name(f"{AUDIENCE_PREFIX}{audience}")
+
+
+@dataclass
+class DataPlane:
+    url: str
+    con: BaseBackend
+
+    @classmethod
+    def connect(cls, url: str) -> DataPlane:
+        try:
+            if url.startswith("duckdb://"):
+                path = url[len("duckdb://"):]
+                path = path[1:] if path.startswith("/") and path != "/" else path
+                path = "/" + path if not path.startswith((":", "/")) and path else path
+                con = ibis.duckdb.connect(path or ":memory:")
+            else:
+                con = ibis.connect(url)
+        except Exception as exc:  # driver errors vary by backend
+            raise DataPlaneError(f"cannot open the data plane at {url}: {exc}") from None
+        return cls(url=url, con=con)
+
+    @property
+    def backend(self) -> str:
+        return str(self.con.name)
+
+    # ---- catalog ----
+    def list_tables(self, *, include_internal: bool = False) -> list[str]:
+        names = sorted(self.con.list_tables())
+        if include_internal:
+            return names
+        return [n for n in names if not n.startswith((WORK_PREFIX, AUDIENCE_PREFIX,
+                                                       INTERNAL_PREFIX))]
+
+    def has_table(self, name: str) -> bool:
+        return name in self.con.list_tables()
+
+    def table(self, name: str) -> ir.Table:
+        if not self.has_table(name):
+            raise DataPlaneError(f"table {name!r} is not in the data plane")
+        return self.con.table(name)
+
+    def columns_of(self) -> dict[str, dict[str, str]]:
+        """`{table: {column: type}}` for every user table, for checking names statically."""
+        out: dict[str, dict[str, str]] = {}
+        for name in self.list_tables():
+            schema = self.con.table(name).schema()
+            out[name] = {col: str(dtype) for col, dtype in schema.items()}
+        return out
+
+    # ---- work tables ----
+    def materialize(self, expr: ir.Table, name: str) -> int:
+        """Write `expr` as table `name` (replacing it) and return its row count."""
+        self.con.create_table(name, expr, overwrite=True)
+        return int(self.con.table(name).count().execute())
+
+    def drop(self, name: str) -> None:
+        self.con.drop_table(name, force=True)
+
+    def count(self, expr: ir.Table) -> int:
+        return int(expr.count().execute())
+
+    def sql(self, expr: ir.Expr) -> str:
+        return str(ibis.to_sql(expr, dialect=self.backend))
+
+    def preview(self, name: str, limit: int = 20) -> list[dict[str, Any]]:
+        table = self.table_any(name)
+        return table.limit(limit).to_pyarrow().to_pylist()
+
+    def table_any(self, name: str) -> ir.Table:
+        """A table the engine owns (work table, audience) or a user table."""
+        if not self.has_table(name):
+            raise DataPlaneError(f"table {name!r} is not in the data plane")
+        return self.con.table(name)
+
+    def close(self) -> None:
+        disconnect = getattr(self.con, "disconnect", None)
+        if disconnect:
+            disconnect()
