@@ -12,6 +12,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from overture.definition import yamlio
 from overture.definition.errors import Problem, format_pydantic_errors
 
 
@@ -99,7 +100,7 @@ def load_catalog(path: Path) -> Catalog:
     if not path.exists():
         return Catalog()
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = yamlio.load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
         raise CatalogError([Problem(path.name, f"not valid YAML: {exc}")]) from None
     try:

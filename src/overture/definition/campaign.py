@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from overture.definition import yamlio
 from overture.definition.activities import AnyActivity
 
 SLUG = r"^[a-z0-9][a-z0-9_-]*$"
@@ -86,7 +87,7 @@ def parse_document(text: str, origin: str = "document") -> dict[str, Any]:
         if origin.endswith(".json"):
             data = json.loads(text)
         else:
-            data = yaml.safe_load(text)
+            data = yamlio.load(text)
     except (yaml.YAMLError, json.JSONDecodeError) as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
