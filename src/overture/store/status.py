@@ -1,0 +1,59 @@
+"""Run and activity-run statuses, with their named groups and predicates beside them.
+
+The groups live here, not in callers, so "is this finished?" has one answer for the
+engine, the retention job, the API and the canvas.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import ClassVar
+
+
+class RunStatus(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    WAITING = "waiting"
+    PAUSED = "paused"
+    DONE = "done"
+    FAILED = "failed"
+    STOPPED = "stopped"
+
+    FINISHED: ClassVar[frozenset[RunStatus]]
+    ACTIVE: ClassVar[frozenset[RunStatus]]
+
+    def is_finished(self) -> bool:
+        """A finished run never changes again (only retention touches it)."""
+        return self in RunStatus.FINISHED
+
+    def is_active(self) -> bool:
+        return self in RunStatus.ACTIVE
+
+
+RunStatus.FINISHED = frozenset({RunStatus.DONE, RunStatus.FAILED, RunStatus.STOPPED})
+RunStatus.ACTIVE = frozenset(RunStatus) - RunStatus.FINISHED
+
+
+class ActivityStatus(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    WAITING = "waiting"
+
+    FINISHED: ClassVar[frozenset[ActivityStatus]]
+    ACTIVE: ClassVar[frozenset[ActivityStatus]]
+
+    def is_finished(self) -> bool:
+        """A finished activity run is a checkpoint: a resumed run does not execute it again."""
+        return self in ActivityStatus.FINISHED
+
+    def is_active(self) -> bool:
+        return self in ActivityStatus.ACTIVE
+
+
+ActivityStatus.FINISHED = frozenset(
+    {ActivityStatus.DONE, ActivityStatus.FAILED, ActivityStatus.SKIPPED}
+)
+ActivityStatus.ACTIVE = frozenset(ActivityStatus) - ActivityStatus.FINISHED
