@@ -151,7 +151,7 @@ def _print_load(result: LoadResult, seconds: float, ws: Workspace) -> None:
     total = (f" (now {result.table_rows:,} rows)" if result.mode == "append" else "")
     console.print(
         f"{verb} [bold]{result.rows:,}[/] rows into [bold]{escape(result.table)}[/]{total} "
-        f"from {escape(result.file)} in {seconds:.1f} s", highlight=False,
+        f"from {escape(result.file)} in {seconds:.1f} s", highlight=False, soft_wrap=True,
     )
     grid = Table(box=None, pad_edge=False, show_header=True, header_style="bold")
     grid.add_column("column")
@@ -163,9 +163,9 @@ def _print_load(result: LoadResult, seconds: float, ws: Workspace) -> None:
     if result.declared:
         console.print(f"Declared [bold]{escape(result.table)}[/] with key "
                       f"[bold]{escape(result.key or '')}[/] in {escape(str(ws.schema_path))}",
-                      highlight=False)
+                      highlight=False, soft_wrap=True)
     for warning in result.warnings:
-        err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
+        err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
 
 
 # ---------------------------------------------------------------------------------------
@@ -267,7 +267,7 @@ def show(
         where = "declared in schema.yaml" if spec else "not declared in schema.yaml"
         target = ", the default target" if catalog.target == table else ""
         console.print(f"[bold]{escape(table)}[/]: {count:,} rows, {len(columns)} columns "
-                      f"({where}{target})", highlight=False)
+                      f"({where}{target})", highlight=False, soft_wrap=True)
         grid = Table(header_style="bold")
         grid.add_column("column")
         grid.add_column("type")
@@ -278,7 +278,7 @@ def show(
         for name in missing:
             err_console.print(f"[yellow]warning:[/] schema.yaml uses column {name!r} "
                               f"({escape(', '.join(roles[name]))}), which {table} does not have",
-                              highlight=False)
+                              highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -319,7 +319,8 @@ def values(
             return
         console.print(
             f"[bold]{escape(table)}.{escape(column)}[/] ({data['type']}): {total:,} rows, "
-            f"{data['distinct']:,} distinct values, {data['nulls']:,} NULL", highlight=False)
+            f"{data['distinct']:,} distinct values, {data['nulls']:,} NULL",
+            highlight=False, soft_wrap=True)
         grid = Table(header_style="bold")
         grid.add_column("value")
         grid.add_column("count", justify="right")
@@ -353,9 +354,9 @@ def check(as_json: JsonOption = False) -> None:
             for problem in problems:
                 console.print(str(problem), markup=False, highlight=False, soft_wrap=True)
             err_console.print(f"{len(problems)} problem{'s' if len(problems) != 1 else ''} in "
-                              f"{ws.schema_path.name}", highlight=False)
+                              f"{ws.schema_path.name}", highlight=False, soft_wrap=True)
         else:
             console.print(f"{ws.schema_path.name} matches the loaded tables "
-                          f"({len(catalog.tables)} declared)", highlight=False)
+                          f"({len(catalog.tables)} declared)", highlight=False, soft_wrap=True)
         if problems:
             raise typer.Exit(1)

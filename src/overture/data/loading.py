@@ -44,6 +44,7 @@ from overture.data.plane import (
     DataPlane,
     safe_name,
 )
+from overture.definition import yamlio
 from overture.errors import OvertureError
 
 if TYPE_CHECKING:
@@ -891,8 +892,8 @@ def declare_table_text(schema_path: Path, table: str, key: str) -> str:
     from overture.data.catalog import Catalog
 
     try:
-        before = yaml.safe_load(text) or {}
-        after = yaml.safe_load(new) or {}
+        before = yamlio.load(text) or {}
+        after = yamlio.load(new) or {}
         Catalog.model_validate(after)
     except Exception as exc:
         raise LoadError(f"could not declare {table!r} in {schema_path.name} ({exc}); add "
@@ -911,7 +912,7 @@ def _insert_declaration(text: str, table: str, key: str) -> str:
     block_entry = f"{table}:\n{{inner}}key: {key}\n"
     flow_entry = f"{table}: {{key: {key}}}"
     try:
-        root = yaml.compose(text)
+        root = yaml.compose(text, Loader=yamlio.Loader)
     except yaml.YAMLError as exc:
         raise LoadError(f"schema.yaml is not valid YAML: {exc}") from None
     if text and not text.endswith("\n"):
