@@ -1,0 +1,117 @@
+"""Migrations match the models, run on open, and survive being run twice or at once."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import UTC, datetime
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import inspect, text
+
+from overture.store.db import ControlStoreError, alembic_config, engine_url
+from overture.store.models import Base
+from overture.store.repository import ControlStore
+
+HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head()
+TABLES = {"alembic_version", "runs", "activity_runs", "run_log"}
+
+
+def _versions(store: ControlStore) -> list[str]:
+    with store._engine.connect() as conn:
+        return list(conn.scalars(text("SELECT version_num FROM alembic_version")))
+
+
+def test_migrated_schema_matches_the_models(store: ControlStore):
+    with store._engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        assert compare_metadata(context, Base.metadata) == []
+        assert set(inspect(conn).get_table_names()) == TABLES
+
+
+def test_open_twice_keeps_data_and_one_version(control_url: str):
+    first = ControlStore(control_url)
+    first.create_run(run_id="run1", campaign="c", mode="test", document={}, variables={},
+                     clock=datetime.now(UTC))  # fmt: skip
+    first.close()
+    second = ControlStore(control_url)
+    try:
+        assert second.get_run("run1").campaign == "c"
+        assert _versions(second) == [HEAD]
+    finally:
+        second.close()
+
+
+def test_downgrade_then_upgrade_again(store: ControlStore):
+    config = alembic_config()
+    with store._engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "base")
+        assert set(inspect(conn).get_table_names()) == {"alembic_version"}
+    store.close()
+    reopened = ControlStore(store.url)
+    try:
+        assert _versions(reopened) == [HEAD]
+        assert reopened.list_runs() == []
+    finally:
+        reopened.close()
+
+
+OPEN = "import sys; from overture.store.repository import ControlStore; ControlStore(sys.argv[1])"
+
+
+def test_processes_opening_a_new_database_at_once_all_succeed(control_url: str):
+    children = [
+        subprocess.Popen([sys.executable, "-c", OPEN, control_url], stderr=subprocess.PIPE)
+        for _ in range(4)
+    ]
+    errors = [child.communicate(timeout=120)[1].decode() for child in children]
+    assert [child.returncode for child in children] == [0] * 4, errors
+    store = ControlStore(control_url)
+    try:
+        assert _versions(store) == [HEAD]
+    finally:
+        store.close()
+
+
+def test_sqlite_settings(tmp_path):
+    store = ControlStore(f"sqlite:///{tmp_path / 'deeper' / 'control.db'}")  # creates the folder
+    try:
+        with store._engine.connect() as conn:
+            pragmas = {
+                name: conn.exec_driver_sql(f"PRAGMA {name}").scalar()
+                for name in ("journal_mode", "busy_timeout", "foreign_keys", "synchronous")
+            }
+        assert pragmas == {
+            "journal_mode": "wal", "busy_timeout": 30000, "foreign_keys": 1, "synchronous": 2,
+        }  # fmt: skip
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize(
+    ("given", "driver"),
+    [
+        ("postgresql://u@h/db", "postgresql+psycopg"),
+        ("postgres://u@h/db", "postgresql+psycopg"),
+        ("postgresql+psycopg://u@h/db", "postgresql+psycopg"),
+        ("sqlite:///x/control.db", "sqlite"),
+    ],
+)
+def test_engine_url_drivers(given: str, driver: str):
+    assert engine_url(given).drivername == driver
+
+
+def test_engine_url_keeps_the_search_path_option():
+    url = engine_url("postgresql://u@h/db?options=-csearch_path%3Dt_1")
+    assert url.query == {"options": "-csearch_path=t_1"}
+
+
+@pytest.mark.parametrize("bad", ["mysql://u@h/db", "duckdb:///x.duckdb", "not a url"])
+def test_engine_url_refuses_other_databases(bad: str):
+    with pytest.raises(ControlStoreError, match="control url"):
+        engine_url(bad)
