@@ -11,15 +11,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
-OPERATORS = (
-    "eq ne gt gte lt lte between in not_in is_empty is_not_empty starts_with "
-    "not_starts_with contains not_contains like not_like in_last not_in_last"
-).split()
 Operator = Literal[
     "eq", "ne", "gt", "gte", "lt", "lte", "between", "in", "not_in", "is_empty",
     "is_not_empty", "starts_with", "not_starts_with", "contains", "not_contains",
     "like", "not_like", "in_last", "not_in_last",
 ]
+OPERATORS: tuple[str, ...] = Operator.__args__  # type: ignore[attr-defined]
 #: operators that take no value
 UNARY_OPERATORS = frozenset({"is_empty", "is_not_empty"})
 #: operators whose value is a list

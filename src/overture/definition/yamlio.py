@@ -29,7 +29,7 @@ Loader.add_implicit_resolver(
 
 
 def load(text: str) -> Any:
-    return yaml.load(text, Loader=Loader)  # noqa: S506 - a SafeLoader subclass
+    return yaml.load(text, Loader=Loader)
 
 
 def dump(data: Any) -> str:

@@ -1,0 +1,149 @@
+"""`overture run`: execute a campaign (test mode for now) with a live view of its activities."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.live import Live
+from rich.table import Table
+
+from overture.cli.common import clean_errors, console, fail, open_workspace
+from overture.definition.campaign import read_document
+
+STATUS_STYLE = {"pending": "dim", "running": "bold yellow", "done": "green", "failed": "bold red",
+                "skipped": "dim", "waiting": "cyan"}
+
+
+class LiveView:
+    """A table of activities with their status and port counts, redrawn as they change."""
+
+    def __init__(self, document: dict[str, Any]):
+        self.rows: dict[str, dict[str, Any]] = {}
+        for activity in document.get("activities", []):
+            if isinstance(activity, dict):
+                self.rows[str(activity.get("id"))] = {"type": activity.get("type"),
+                                                      "status": "pending", "ports": None}
+        self.live: Live | None = None
+
+    def update(self, activity_id: str, status: str, ports: dict[str, int | None] | None) -> None:
+        row = self.rows.setdefault(activity_id, {"type": "", "status": status, "ports": None})
+        row["status"] = status
+        if ports is not None:
+            row["ports"] = ports
+        if self.live is not None:
+            self.live.update(self.render())
+
+    def render(self) -> Table:
+        table = Table(title="Activities", expand=False)
+        table.add_column("activity")
+        table.add_column("type", style="dim")
+        table.add_column("status")
+        table.add_column("ports", justify="left")
+        for activity_id, row in self.rows.items():
+            style = STATUS_STYLE.get(row["status"], "")
+            ports = row["ports"]
+            shown = ", ".join(f"{p}: {'—' if n is None else f'{n:,}'}"
+                              for p, n in ports.items()) if ports else ""
+            table.add_row(activity_id, str(row["type"]), f"[{style}]{row['status']}[/]", shown)
+        return table
+
+
+def _parse_vars(pairs: list[str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for pair in pairs:
+        if "=" not in pair:
+            fail(f"--var {pair!r}: write NAME=VALUE")
+        name, value = pair.split("=", 1)
+        try:
+            values[name.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            values[name.strip()] = value
+    return values
+
+
+def _parse_clock(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        fail(f"--clock {text!r} is not an ISO 8601 instant such as 2027-03-01T09:00:00+00:00")
+    if moment.tzinfo is None:
+        fail("--clock needs a UTC offset, e.g. 2027-03-01T09:00:00+00:00")
+    return moment
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("run")
+    @clean_errors
+    def run(
+        file: Annotated[Path | None, typer.Argument(help="Campaign document (YAML or JSON).")]
+        = None,
+        test: Annotated[bool, typer.Option("--test", help="Test mode: real data, nothing "
+                                                          "sent, no audience written.")] = False,
+        resume: Annotated[str | None, typer.Option("--resume", metavar="RUN",
+                                                   help="Resume an interrupted run.")] = None,
+        as_json: Annotated[bool, typer.Option("--json", help="Print the run as JSON.")] = False,
+        clock: Annotated[str | None, typer.Option(
+            help="Fix the run's logical clock (ISO 8601 with offset).")] = None,
+        var: Annotated[list[str] | None, typer.Option(
+            "--var", help="Set a campaign variable: NAME=VALUE (repeatable).")] = None,
+    ) -> None:
+        """Run a campaign: every activity on real data, with live counts per port."""
+        from overture.engine.runner import resume_run, start_run
+
+        ws = open_workspace()
+        if resume:
+            run_doc = ws.control.get_run(resume).document
+            view = LiveView(run_doc)
+            result = _with_view(view, as_json, lambda obs: resume_run(ws, resume, obs))
+        else:
+            if file is None:
+                fail("give a campaign FILE, or --resume RUN")
+            if not test:
+                fail("live runs need a published version, which arrives with the campaign "
+                     "store; use --test to run on real data without sending anything")
+            raw = read_document(file)
+            view = LiveView(raw)
+            result = _with_view(view, as_json, lambda obs: start_run(
+                ws, raw, base_dir=file.parent.resolve(), mode="test",
+                clock=_parse_clock(clock), variables=_parse_vars(var or []), observer=obs))
+        if as_json:
+            typer.echo(json.dumps(result, indent=2))
+        else:
+            _print_result(result)
+        if result["status"] != "done":
+            raise typer.Exit(1)
+
+
+def _with_view(view: LiveView, quiet: bool, work: Any) -> dict[str, Any]:
+    if quiet or not console.is_terminal:
+        return work(view.update)  # type: ignore[no-any-return]
+    with Live(view.render(), console=console, refresh_per_second=8, transient=True) as live:
+        view.live = live
+        return work(view.update)  # type: ignore[no-any-return]
+
+
+def _print_result(result: dict[str, Any]) -> None:
+    table = Table(title=f"Run {result['run']} · {result['campaign']} · {result['mode']} · "
+                        f"{result['status']}")
+    table.add_column("activity")
+    table.add_column("status")
+    table.add_column("ports")
+    table.add_column("excluded")
+    for activity_id, entry in result["activities"].items():
+        style = STATUS_STYLE.get(entry["status"], "")
+        ports = entry.get("ports")
+        shown = ", ".join(f"{p}: {'—' if n is None else f'{n:,}'}"
+                          for p, n in ports.items()) if ports else ""
+        excluded = entry.get("excluded") or {}
+        table.add_row(activity_id, f"[{style}]{entry['status']}[/]", shown,
+                      ", ".join(f"{k}: {v:,}" for k, v in excluded.items()))
+    console.print(table)
+    if result.get("error"):
+        console.print(f"[bold red]failed:[/] {result['error']}")
+        console.print(f"Fix the cause, then: [cyan]overture run --resume {result['run']}[/]")

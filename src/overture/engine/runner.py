@@ -1,0 +1,222 @@
+"""Execute a campaign run: checkpoint, execute, record, activity after activity.
+
+The control plane is written before and after every activity, so a run killed at any
+point resumes from the activities not yet done: a finished activity is a checkpoint
+and is never executed again; one that was running is executed again from its inputs,
+and its tables are replaced whole.
+"""
+
+from __future__ import annotations
+
+import copy
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from overture.activities.base import ActivityError, ExecContext, PortInput, executor_for
+from overture.data.plane import DataPlaneError
+from overture.data.workspace import Workspace
+from overture.definition.errors import InvalidDocument
+from overture.definition.validation import Validated, test_variables, validate
+from overture.engine import faults
+from overture.engine.environment import environment_for
+from overture.errors import OvertureError
+from overture.rules.compiler import RuleError
+from overture.store.ids import new_run_id
+from overture.store.repository import ActivityRunRecord
+from overture.store.status import ActivityStatus, RunStatus
+
+#: statuses that a resumed run keeps as they are
+CHECKPOINTED = frozenset({ActivityStatus.DONE, ActivityStatus.SKIPPED})
+
+Observer = Callable[[str, str, dict[str, int | None] | None], None]
+
+
+class RunError(OvertureError):
+    """A run that cannot start or resume (finished already, invalid document)."""
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def absolutize_paths(raw: dict[str, Any], base_dir: Path | None) -> dict[str, Any]:
+    """A copy of the document whose file paths no longer depend on where it was read."""
+    doc = copy.deepcopy(raw)
+    if base_dir is None:
+        return doc
+    for activity in doc.get("activities") or []:
+        if isinstance(activity, dict) and activity.get("type") == "load_file":
+            path = activity.get("path")
+            if isinstance(path, str) and path and not Path(path).is_absolute():
+                activity["path"] = str((base_dir / path).resolve())
+    return doc
+
+
+@dataclass
+class Runner:
+    ws: Workspace
+    run_id: str
+    validated: Validated
+    mode: str
+    clock: datetime
+    variables: dict[str, Any]
+    base_dir: Path | None = None
+    observer: Observer | None = None
+
+    @property
+    def store(self) -> Any:
+        return self.ws.control
+
+    def log(self, message: str, activity: str | None = None, level: str = "info") -> None:
+        self.store.log(self.run_id, message, activity_id=activity, level=level)
+
+    def _logger(self, activity_id: str) -> Callable[[str], None]:
+        return lambda message: self.log(message, activity_id)
+
+    def execute(self) -> dict[str, Any]:
+        campaign = self.validated.raise_for_problems()
+        states = self.store.activity_runs(self.run_id)
+        columns_of = self.ws.data.columns_of()
+        for activity_id in self.validated.order:
+            state = states.get(activity_id)
+            if state is not None and state.status in CHECKPOINTED:
+                continue
+            activity = campaign.activity(activity_id)
+            inputs, clocks = self._inputs(activity_id, states)
+            if not activity.enabled or (inputs and all(p.skipped for p in inputs)):
+                why = "disabled" if not activity.enabled else "all inputs skipped"
+                states[activity_id] = self._record(activity_id, ActivityStatus.SKIPPED,
+                                                   finished_at=_now())
+                self.log(f"skipped: {why}", activity_id)
+                continue
+            clock = max(clocks) if clocks else self.clock
+            faults.checkpoint("before", activity_id)
+            self._record(activity_id, ActivityStatus.RUNNING, started_at=_now())
+            ctx = ExecContext(
+                plane=self.ws.data, catalog=self.ws.catalog, campaign=campaign,
+                run_id=self.run_id, mode=self.mode, clock=clock, variables=self.variables,
+                ports=self.validated.ports, columns_of=columns_of,
+                filters_dir=self.ws.filters_dir, base_dir=self.base_dir,
+                log=self._logger(activity_id),
+            )
+            try:
+                faults.checkpoint("during", activity_id)
+                outcome = executor_for(activity.type)(activity, inputs, ctx)
+            except (ActivityError, RuleError, DataPlaneError) as exc:
+                return self._fail(activity_id, str(exc))
+            except Exception as exc:  # an engine error: keep the traceback in the run log
+                self.log(traceback.format_exc(), activity_id, level="debug")
+                return self._fail(activity_id, f"internal error: {type(exc).__name__}: {exc}")
+            states[activity_id] = self._record(
+                activity_id, ActivityStatus.DONE, finished_at=_now(),
+                ports={p: o.count for p, o in outcome.ports.items()},
+                tables={p: o.table for p, o in outcome.ports.items()},
+                excluded=outcome.excluded, clock=outcome.clock or clock,
+            )
+            faults.checkpoint("after", activity_id)
+        self.store.update_run(self.run_id, status=RunStatus.DONE.value, finished_at=_now())
+        return run_summary(self.ws, self.run_id)
+
+    def _inputs(self, activity_id: str, states: dict[str, ActivityRunRecord]
+                ) -> tuple[list[PortInput], list[datetime]]:
+        inputs: list[PortInput] = []
+        clocks: list[datetime] = []
+        for ref in self.validated.edges[activity_id]:
+            upstream = states[ref.activity]
+            table = (upstream.tables or {}).get(ref.port)
+            if upstream.status == ActivityStatus.SKIPPED:
+                table = None
+            elif upstream.clock is not None:
+                clocks.append(upstream.clock)
+            inputs.append(PortInput(str(ref), table, self.validated.ports[str(ref)]))
+        return inputs, clocks
+
+    def _record(self, activity_id: str, status: ActivityStatus, **fields: Any
+                ) -> ActivityRunRecord:
+        self.store.upsert_activity_run(self.run_id, activity_id, status=status.value, **fields)
+        record = self.store.activity_runs(self.run_id)[activity_id]
+        if self.observer:
+            self.observer(activity_id, status.value, fields.get("ports"))
+        return record
+
+    def _fail(self, activity_id: str, message: str) -> dict[str, Any]:
+        self._record(activity_id, ActivityStatus.FAILED, finished_at=_now(), error=message)
+        self.log(message, activity_id, level="error")
+        self.store.update_run(self.run_id, status=RunStatus.FAILED.value, finished_at=_now(),
+                              error=f"{activity_id}: {message}")
+        return run_summary(self.ws, self.run_id)
+
+
+def start_run(ws: Workspace, raw: dict[str, Any], *, base_dir: Path | None, mode: str = "test",
+              clock: datetime | None = None, variables: dict[str, Any] | None = None,
+              observer: Observer | None = None, run_id: str | None = None) -> dict[str, Any]:
+    """Validate, record and execute a new run of a campaign document."""
+    doc = absolutize_paths(raw, base_dir)
+    validated = validate(doc, environment_for(ws, base_dir))
+    if validated.problems:
+        raise InvalidDocument(validated.problems)
+    campaign = validated.raise_for_problems()
+    moment = (clock or _now()).astimezone(UTC)
+    values = test_variables(campaign, variables, mode)
+    run_id = run_id or new_run_id()
+    ws.control.create_run(run_id=run_id, campaign=campaign.name, mode=mode, document=doc,
+                          variables=_jsonable(values), clock=moment)
+    ws.control.log(run_id, f"{mode} run started, clock {moment.isoformat()}")
+    runner = Runner(ws, run_id, validated, mode, moment, values, base_dir, observer)
+    return runner.execute()
+
+
+def resume_run(ws: Workspace, run_id: str, observer: Observer | None = None) -> dict[str, Any]:
+    """Continue an interrupted or failed run from the activities not yet done."""
+    run = ws.control.get_run(run_id)
+    if run.status == RunStatus.DONE:
+        raise RunError(f"run {run.id} is done already: nothing to resume")
+    if run.pruned_at is not None:
+        raise RunError(f"run {run.id} was pruned: its work tables are gone")
+    validated = validate(run.document, environment_for(ws, None))
+    if validated.problems:
+        raise InvalidDocument(validated.problems)
+    ws.control.update_run(run.id, status=RunStatus.RUNNING.value)
+    ws.control.log(run.id, "run resumed")
+    runner = Runner(ws, run.id, validated, run.mode, run.clock, dict(run.variables), None,
+                    observer)
+    return runner.execute()
+
+
+def run_summary(ws: Workspace, run_id: str) -> dict[str, Any]:
+    """The run in the shape of spec §5, read back from the control plane."""
+    run = ws.control.get_run(run_id)
+    states = ws.control.activity_runs(run.id)
+    activities: dict[str, Any] = {}
+    order = [str(a.get("id")) for a in run.document.get("activities", [])
+             if isinstance(a, dict)]
+    for activity_id in order:
+        state = states.get(activity_id)
+        if state is None:
+            activities[activity_id] = {"status": ActivityStatus.PENDING.value, "ports": None}
+            continue
+        entry: dict[str, Any] = {"status": state.status.value,
+                                 "ports": None if state.status == ActivityStatus.SKIPPED
+                                 else state.ports}
+        if state.excluded is not None:
+            entry["excluded"] = state.excluded
+        if state.error:
+            entry["error"] = state.error
+        activities[activity_id] = entry
+    summary: dict[str, Any] = {"run": run.id, "campaign": run.campaign, "mode": run.mode,
+                               "status": run.status.value, "clock": run.clock.isoformat(),
+                               "activities": activities}
+    if run.error:
+        summary["error"] = run.error
+    return summary
+
+
+def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, value in values.items():
+        out[name] = value.isoformat() if hasattr(value, "isoformat") else value
+    return out
