@@ -10,6 +10,7 @@ from typing import Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from overture.data.workspace import Workspace
 
@@ -31,7 +32,7 @@ def open_workspace() -> Workspace:
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -61,7 +62,8 @@ def clean_errors(func: F) -> F:
             problems = getattr(exc, "problems", None)
             if problems:
                 for problem in problems:
-                    err_console.print(f"[red]✗[/] {problem}", highlight=False, soft_wrap=True)
+                    err_console.print(f"[red]✗[/] {escape(str(problem))}", highlight=False,
+                                      soft_wrap=True)
                 raise typer.Exit(1) from None
             fail(str(exc))
         except KeyboardInterrupt:

@@ -48,6 +48,7 @@ def _register() -> None:
         ("overture.cli.campaign", "campaign"),
         ("overture.cli.rule", "rule"),
         ("overture.cli.runs", "runs"),
+        ("overture.cli.audiences", "audiences"),
     ):
         try:
             module = importlib.import_module(module_name)

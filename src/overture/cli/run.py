@@ -9,7 +9,9 @@ from typing import Annotated, Any
 
 import typer
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from overture.cli.common import clean_errors, console, fail, open_workspace
 from overture.definition.campaign import read_document
@@ -48,7 +50,7 @@ class LiveView:
             ports = row["ports"]
             shown = ", ".join(f"{p}: {'—' if n is None else f'{n:,}'}"
                               for p, n in ports.items()) if ports else ""
-            table.add_row(activity_id, str(row["type"]), f"[{style}]{row['status']}[/]", shown)
+            table.add_row(activity_id, str(row["type"]), Text(row["status"], style), shown)
         return table
 
 
@@ -122,10 +124,10 @@ def register(app: typer.Typer) -> None:
 
 def _with_view(view: LiveView, quiet: bool, work: Any) -> dict[str, Any]:
     if quiet or not console.is_terminal:
-        return work(view.update)  # type: ignore[no-any-return]
+        return work(view.update)
     with Live(view.render(), console=console, refresh_per_second=8, transient=True) as live:
         view.live = live
-        return work(view.update)  # type: ignore[no-any-return]
+        return work(view.update)
 
 
 def _print_result(result: dict[str, Any]) -> None:
@@ -141,9 +143,9 @@ def _print_result(result: dict[str, Any]) -> None:
         shown = ", ".join(f"{p}: {'—' if n is None else f'{n:,}'}"
                           for p, n in ports.items()) if ports else ""
         excluded = entry.get("excluded") or {}
-        table.add_row(activity_id, f"[{style}]{entry['status']}[/]", shown,
+        table.add_row(activity_id, Text(entry["status"], style), shown,
                       ", ".join(f"{k}: {v:,}" for k, v in excluded.items()))
     console.print(table)
     if result.get("error"):
-        console.print(f"[bold red]failed:[/] {result['error']}")
+        console.print(f"[bold red]failed:[/] {escape(result['error'])}")
         console.print(f"Fix the cause, then: [cyan]overture run --resume {result['run']}[/]")
