@@ -19,6 +19,8 @@ from ibis.backends import BaseBackend
 WORK_PREFIX = "ovw_"
 AUDIENCE_PREFIX = "ova_"
 INTERNAL_PREFIX = "overture_"
+#: Ibis registers in-memory tables as temporary views named like this
+IBIS_PREFIX = "ibis_"
 MAX_IDENT = 63  # PostgreSQL's limit, the smallest of the supported engines
 
 
@@ -79,7 +81,7 @@ class DataPlane:
         if include_internal:
             return names
         return [n for n in names if not n.startswith((WORK_PREFIX, AUDIENCE_PREFIX,
-                                                       INTERNAL_PREFIX))]
+                                                       INTERNAL_PREFIX, IBIS_PREFIX))]
 
     def has_table(self, name: str) -> bool:
         return name in self.con.list_tables()
