@@ -61,16 +61,29 @@ def test_downgrade_then_upgrade_again(store: ControlStore):
         reopened.close()
 
 
-OPEN = "import sys; from overture.store.repository import ControlStore; ControlStore(sys.argv[1])"
+OPEN_ON_GO = """
+import sys
+from overture.store.repository import ControlStore
+
+print("ready", flush=True)
+sys.stdin.readline()  # all children open at the same moment, imports done
+ControlStore(sys.argv[1]).close()
+"""
 
 
 def test_processes_opening_a_new_database_at_once_all_succeed(control_url: str):
+    command = [sys.executable, "-c", OPEN_ON_GO, control_url]
+    pipe = subprocess.PIPE
     children = [
-        subprocess.Popen([sys.executable, "-c", OPEN, control_url], stderr=subprocess.PIPE)
-        for _ in range(4)
+        subprocess.Popen(command, stdin=pipe, stdout=pipe, stderr=pipe, text=True) for _ in range(3)
     ]
-    errors = [child.communicate(timeout=120)[1].decode() for child in children]
-    assert [child.returncode for child in children] == [0] * 4, errors
+    assert [child.stdout.readline() for child in children if child.stdout] == ["ready\n"] * 3
+    for child in children:
+        assert child.stdin is not None
+        child.stdin.write("go\n")
+        child.stdin.flush()
+    errors = [child.communicate(timeout=120)[1] for child in children]
+    assert [child.returncode for child in children] == [0] * 3, errors
     store = ControlStore(control_url)
     try:
         assert _versions(store) == [HEAD]
