@@ -128,3 +128,19 @@ def test_engine_url_keeps_the_search_path_option():
 def test_engine_url_refuses_other_databases(bad: str):
     with pytest.raises(ControlStoreError, match="control url"):
         engine_url(bad)
+
+
+def test_a_newer_schema_is_refused_with_a_clear_message(store: ControlStore):
+    with store._engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    with pytest.raises(ControlStoreError, match="revision '9999', newer than"):
+        ControlStore(store.url)
+
+
+def test_an_unreachable_database_is_a_clear_error(tmp_path):
+    with pytest.raises(ControlStoreError, match="cannot open the control plane postgresql") as e:
+        ControlStore("postgresql://nobody:secret@127.0.0.1:1/none?connect_timeout=2")
+    assert "secret" not in str(e.value) and "nobody:***@" in str(e.value)
+    (tmp_path / "dir.db").mkdir()
+    with pytest.raises(ControlStoreError, match="cannot open the control plane sqlite"):
+        ControlStore(f"sqlite:///{tmp_path / 'dir.db'}")

@@ -109,10 +109,17 @@ def upgrade_to_head(engine: Engine) -> None:
     and then finds the schema up to date.
     """
     config = alembic_config()
-    head = ScriptDirectory.from_config(config).get_current_head()
+    scripts = ScriptDirectory.from_config(config)
+    head = scripts.get_current_head()
     with engine.connect() as conn:
-        if MigrationContext.configure(conn).get_current_revision() == head:
-            return
+        current = MigrationContext.configure(conn).get_current_revision()
+    if current == head:
+        return
+    if current is not None and current not in {s.revision for s in scripts.walk_revisions()}:
+        raise ControlStoreError(
+            f"the control plane is at schema revision {current!r}, newer than this version "
+            f"of Overture knows (up to {head!r}): upgrade Overture"
+        )
     with engine.execution_options(**{WRITE: True}).begin() as conn:
         if conn.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_MIGRATION_LOCK})

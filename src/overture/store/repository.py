@@ -13,7 +13,7 @@ from typing import Any, cast
 
 from sqlalchemy import Row, Table, func, insert, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from overture.store.db import WRITE, ControlStoreError, create_control_engine, upgrade_to_head
 from overture.store.models import ActivityRun, Run, RunLog
@@ -106,7 +106,11 @@ class ControlStore:
         self._writer = self._engine.execution_options(**{WRITE: True})
         try:
             upgrade_to_head(self._engine)
-        except Exception:
+        except OperationalError as exc:
+            self._engine.dispose()
+            where = self._engine.url.render_as_string(hide_password=True)
+            raise ControlStoreError(f"cannot open the control plane {where}: {exc.orig}") from exc
+        except BaseException:
             self._engine.dispose()
             raise
 
