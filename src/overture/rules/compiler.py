@@ -279,30 +279,41 @@ class Compiler:
                     for mine, theirs in link.on.items()]
             wide = wide.left_join(o, cond)
         base_prefix = self._base(work, needs)
+        by_link: dict[str, list[tuple[str, AggregateSpec]]] = {}
         for column, spec in needs.aggregates.values():
-            wide = self._join_aggregate(wide, dimension, base_prefix, column, spec)
+            by_link.setdefault(spec.link, []).append((column, spec))
+        for link_name, specs in by_link.items():
+            wide = self._join_aggregates(wide, dimension, base_prefix, link_name, specs)
         for name, column in needs.audiences.items():
             wide = self._join_audience(wide, dimension, key_col, name, column)
         return wide, out_cols
 
-    def _join_aggregate(self, wide: ir.Table, dimension: str, prefix: str, column: str,
-                        spec: AggregateSpec) -> ir.Table:
-        link = self.r.many_link(dimension, spec.link)
-        related = self.related_rows(link.table, spec.where)
+    def _join_aggregates(self, wide: ir.Table, dimension: str, prefix: str, link_name: str,
+                         specs: list[tuple[str, AggregateSpec]]) -> ir.Table:
+        """Every aggregate over one link in a single GROUP BY, each with its own FILTER."""
+        link = self.r.many_link(dimension, link_name)
+        wheres = {f"_w{i}": spec.where for i, (_, spec) in enumerate(specs)
+                  if spec.where is not None}
+        related = (self.scope(link.table, None, None, rules=wheres, keep_all=True) if wheres
+                   else self.ctx.plane.table(link.table))
+        metrics = {}
+        for i, (column, spec) in enumerate(specs):
+            where = related[f"_w{i}"] if spec.where is not None else None
+            if spec.fn == "count":
+                metrics[column] = related.count(where=where)
+            elif spec.fn == "count_distinct":
+                metrics[column] = related[spec.field].nunique(where=where)
+            else:
+                method = {"avg": "mean"}.get(spec.fn, spec.fn)
+                metrics[column] = getattr(related[spec.field], method)(where=where)
+        tag = specs[0][0]
         theirs = list(link.on.values())
-        if spec.fn == "count":
-            value = related.count()
-        elif spec.fn == "count_distinct":
-            value = related[spec.field].nunique()
-        else:
-            value = getattr(related[spec.field], {"avg": "mean"}.get(spec.fn, spec.fn))()
-        grouped = related.group_by([related[c].name(f"{column}__k{i}")
-                                    for i, c in enumerate(theirs)]).aggregate(
-            value.name(column))
-        cond = [wide[f"{prefix}{mine}"] == grouped[f"{column}__k{i}"]
-                for i, mine in enumerate(link.on.keys())]
+        grouped = related.group_by([related[c].name(f"{tag}__k{j}")
+                                    for j, c in enumerate(theirs)]).aggregate(**metrics)
+        cond = [wide[f"{prefix}{mine}"] == grouped[f"{tag}__k{j}"]
+                for j, mine in enumerate(link.on.keys())]
         joined = wide.left_join(grouped, cond)
-        return joined.drop(*[f"{column}__k{i}" for i in range(len(theirs))])
+        return joined.drop(*[f"{tag}__k{j}" for j in range(len(theirs))])
 
     def _join_audience(self, wide: ir.Table, dimension: str, key_col: str, name: str,
                        column: str) -> ir.Table:
@@ -359,7 +370,7 @@ class Compiler:
             column = self._column(wide, resolved, needs)
             return self._compare(column, resolved.dtype, rule.op, rule.value, rule.field)
         if isinstance(rule, Exists):
-            return wide[needs.aggregates[id(rule)][0]].notnull()
+            return wide[needs.aggregates[id(rule)][0]].fill_null(0) > 0
         if isinstance(rule, Aggregate):
             spec = rule.aggregate
             value = self._aggregate_value(wide, needs, spec)
