@@ -7,9 +7,10 @@ the keys rather than at a `type` field.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag
 
 Operator = Literal[
     "eq", "ne", "gt", "gte", "lt", "lte", "between", "in", "not_in", "is_empty",
@@ -42,8 +43,18 @@ EngagementEvent = Literal[
     "sent", "delivered", "bounced", "opened", "clicked", "unsubscribed", "complained", "excluded"
 ]
 
+
+def _dates_as_text(value: Any) -> Any:
+    """YAML reads `2027-03-01` as a date: keep it as its ISO text, which `coerce` types."""
+    if isinstance(value, date):  # datetime included
+        return value.isoformat()
+    if isinstance(value, list):
+        return [_dates_as_text(v) for v in value]
+    return value
+
+
 Scalar = str | int | float | bool | None
-Value = Scalar | list[Scalar]
+Value = Annotated[Scalar | list[Scalar], BeforeValidator(_dates_as_text)]
 
 
 class _Node(BaseModel):

@@ -1,0 +1,1 @@
+"""Tests of the rule language (spec §3)."""

@@ -1,0 +1,69 @@
+"""Helpers for the rule-language tests: compile a rule on a workspace, count with own SQL.
+
+Expectations are computed from `ROWS` (Python) or with SQL written in the test, never
+from the compiler's own output.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from overture.data import audiences
+from overture.data.workspace import Workspace
+from overture.rules.compiler import RULE_ADAPTER, Compiler, RuleContext
+from overture.rules.resolve import Resolver
+from support.workspace import CLOCK, ROWS
+
+PARIS = ZoneInfo("Europe/Paris")
+CUSTOMERS = ROWS["customers"]
+ALL_IDS = {r["customer_id"] for r in CUSTOMERS}
+
+
+def context(ws: Workspace, *, clock: datetime = CLOCK, timezone: ZoneInfo = PARIS,
+            variables: dict[str, Any] | None = None, filters_dir: Path | None = None,
+            ) -> RuleContext:
+    plane = ws.data
+
+    def audience_table(name: str) -> tuple[str, str] | None:
+        info = audiences.lookup(plane, name)
+        return (info.table_name, info.dimension) if info else None
+
+    return RuleContext(
+        plane=plane, resolver=Resolver(ws.catalog, plane.columns_of()), clock=clock,
+        timezone=timezone, variables=variables or {},
+        filters_dir=filters_dir if filters_dir is not None else ws.filters_dir,
+        audience_table=audience_table)
+
+
+def compile_rule(ws: Workspace, rule: Any, dimension: str = "customers", **ctx: Any) -> Any:
+    """The filtered table of `rule` (a dict, or an already parsed rule)."""
+    parsed = RULE_ADAPTER.validate_python(rule) if isinstance(rule, dict) else rule
+    return Compiler(context(ws, **ctx)).filter(dimension, parsed)
+
+
+def matching(ws: Workspace, rule: Any, dimension: str = "customers", **ctx: Any) -> set[int]:
+    """The keys of the rows of `dimension` where `rule` holds, as run by the engine."""
+    expr = compile_rule(ws, rule, dimension, **ctx)
+    key = ws.catalog.tables[dimension].key
+    return {int(v) for v in expr.execute()[key]}
+
+
+def sql_ids(ws: Workspace, query: str) -> set[int]:
+    """The first column of a hand-written SQL query against the same DuckDB file."""
+    return {int(row[0]) for row in ws.data.con.raw_sql(query).fetchall()}
+
+
+def rows_with(**extra: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """A deep copy of ROWS with rows appended to some tables."""
+    rows = copy.deepcopy(ROWS)
+    for table, more in extra.items():
+        rows[table].extend(more)
+    return rows
+
+
+Match = Callable[..., set[int]]
