@@ -186,8 +186,10 @@ class Compiler:
             computed[alias] = self._column(wide, resolved, needs)
         for spec, node in zip(aggregates, agg_nodes, strict=True):
             computed[spec.name] = self._aggregate_value(wide, needs, node)
+        restrict = work[self.r.key_of(dimension)] if work is not None else None
         for spec_c in collect or []:
-            wide, names = self._collect_columns(wide, dimension, spec_c, self._base(work, needs))
+            wide, names = self._collect_columns(wide, dimension, spec_c, self._base(work, needs),
+                                                restrict)
             computed.update({dst: wide[src] for src, dst in names})
         return wide.select(*[wide[src].name(dst) for src, dst in out_cols], **computed)
 
@@ -266,36 +268,42 @@ class Compiler:
             if needs.dim:
                 d = dim.select(*[dim[c].name(f"d__{c}") for c in dim.columns])
                 wide = wide.left_join(d, wide[key_col] == d[f"d__{key}"])
+        return self._add_joins(wide, dimension, work, needs, key_col), out_cols
+
+    def _add_joins(self, wide: ir.Table, dimension: str, work: ir.Table | None, needs: _Needs,
+                   key_col: str) -> ir.Table:
+        """Join what the rules need: one-link chains, aggregates per link, audiences."""
+        plane = self.ctx.plane
+        base_prefix = self._base(work, needs)
         for chain, prefix in sorted(needs.chains.items(), key=lambda kv: len(kv[0])):
-            if len(chain) == 1:
-                source_prefix = self._base(work, needs)
-            else:
-                source_prefix = needs.chains[chain[:-1]]
-            steps = self.r.link_path_tables(dimension, chain)
-            _, link = steps[-1]
+            source_prefix = base_prefix if len(chain) == 1 else needs.chains[chain[:-1]]
+            _, link = self.r.link_path_tables(dimension, chain)[-1]
             other = plane.table(link.table)
             o = other.select(*[other[c].name(f"{prefix}{c}") for c in other.columns])
             cond = [wide[f"{source_prefix}{mine}"] == o[f"{prefix}{theirs}"]
                     for mine, theirs in link.on.items()]
             wide = wide.left_join(o, cond)
-        base_prefix = self._base(work, needs)
         by_link: dict[str, list[tuple[str, AggregateSpec]]] = {}
         for column, spec in needs.aggregates.values():
             by_link.setdefault(spec.link, []).append((column, spec))
+        restrict = work[self.r.key_of(dimension)] if work is not None else None
         for link_name, specs in by_link.items():
-            wide = self._join_aggregates(wide, dimension, base_prefix, link_name, specs)
+            wide = self._join_aggregates(wide, dimension, base_prefix, link_name, specs,
+                                         restrict)
         for name, column in needs.audiences.items():
             wide = self._join_audience(wide, dimension, key_col, name, column)
-        return wide, out_cols
+        return wide
 
     def _join_aggregates(self, wide: ir.Table, dimension: str, prefix: str, link_name: str,
-                         specs: list[tuple[str, AggregateSpec]]) -> ir.Table:
+                         specs: list[tuple[str, AggregateSpec]],
+                         restrict: ir.Column | None = None) -> ir.Table:
         """Every aggregate over one link in a single GROUP BY, each with its own FILTER."""
         link = self.r.many_link(dimension, link_name)
         wheres = {f"_w{i}": spec.where for i, (_, spec) in enumerate(specs)
                   if spec.where is not None}
-        related = (self.scope(link.table, None, None, rules=wheres, keep_all=True) if wheres
-                   else self.ctx.plane.table(link.table))
+        related = self._restricted(link, dimension, restrict)
+        if wheres:
+            related = self._scope_rows(link.table, related, wheres)
         metrics = {}
         for i, (column, spec) in enumerate(specs):
             where = related[f"_w{i}"] if spec.where is not None else None
@@ -447,18 +455,50 @@ class Compiler:
         raise RuleError(f"{what}: in_last works on dates and date-times, not {dtype}")
 
     # ------------------------------------------------------------ related rows
+    def _restricted(self, link: Any, dimension: str, restrict: ir.Column | None) -> ir.Table:
+        """The linked table, cut down to the work table's profiles when there is one.
+
+        Aggregating only the rows of the profiles at hand, not the whole table, is what
+        keeps enrichment of a small audience cheap on a large history.
+        """
+        table = self.ctx.plane.table(link.table)
+        key = self.r.key_of(dimension)
+        if restrict is not None and list(link.on) == [key]:
+            theirs = next(iter(link.on.values()))
+            table = table.filter(table[theirs].isin(restrict))
+        return table
+
+    def _scope_rows(self, table_name: str, rows: ir.Table, rules: dict[str, Any]) -> ir.Table:
+        """`rows` of `table_name` (all columns) plus one boolean column per rule."""
+        rules = {name: expand_filters(rule, self.ctx.filters_dir) for name, rule in rules.items()}
+        needs = _Needs()
+        for rule in rules.values():
+            self._collect(rule, table_name, None, needs)
+        needs.dim = True
+        key = self.r.key_of(table_name)
+        wide = rows.select(*[rows[c].name(f"d__{c}") for c in rows.columns])
+        wide = self._add_joins(wide, table_name, None, needs, f"d__{key}")
+        computed = {name: self._predicate(rule, wide, table_name, None, needs).fill_null(False)
+                    for name, rule in rules.items()}
+        return wide.select(*[wide[f"d__{c}"].name(c) for c in rows.columns], **computed)
+
     def related_rows(self, table: str, where: Any) -> ir.Table:
         """Every column of `table`'s rows where `where` holds (all rows when None)."""
+        rows = self.ctx.plane.table(table)
         if where is None:
-            return self.ctx.plane.table(table)
-        wide = self.scope(table, None, None, rules={"_m": where}, keep_all=True)
+            return rows
+        wide = self._scope_rows(table, rows, {"_m": where})
         return wide.filter(wide["_m"]).drop("_m")
 
     def _collect_columns(self, wide: ir.Table, dimension: str, spec: CollectSpec,
-                         prefix: str) -> tuple[ir.Table, list[tuple[str, str]]]:
+                         prefix: str, restrict: ir.Column | None
+                         ) -> tuple[ir.Table, list[tuple[str, str]]]:
         """The top `count` related rows joined as NAME_<i>_<FIELD> columns."""
         link = self.r.many_link(dimension, spec.link)
-        related = self.related_rows(link.table, spec.where)
+        related = self._restricted(link, dimension, restrict)
+        if spec.where is not None:
+            related = self._scope_rows(link.table, related, {"_m": spec.where})
+            related = related.filter(related["_m"]).drop("_m")
         theirs = list(link.on.values())
         rel_key = self.r.key_of(link.table)
         sort_col = related[spec.sort.by]
