@@ -110,6 +110,32 @@ def test_a_given_type_is_never_widened_and_the_line_is_named(duck: DataPlane, tm
     assert str(err.value) == f"{path}, line 202: column 'age': 'forty' is not a valid int64"
 
 
+def test_codes_with_a_leading_zero_or_plus_stay_text(plane: DataPlane, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(loading, "CSV_BLOCK_SIZE", 512)
+    lines = ["id,zip,phone,n"] + [f"{i},{75000 + i},{600000000 + i},{i}" for i in range(300)]
+    lines += ["300,01234,+33612345678,0"]  # only in a later block
+    path = write(tmp_path, "codes.csv", "\n".join(lines) + "\n")
+    result = load_file(plane, "codes", path, key="id")
+    assert result.columns == {"id": "int64", "zip": "string", "phone": "string", "n": "int64"}
+    last = rows(plane, "codes", "id")[-1]
+    assert last == {"id": 300, "zip": "01234", "phone": "+33612345678", "n": 0}
+
+
+def test_reloading_keeps_the_tables_types_unless_a_value_does_not_fit(plane: DataPlane,
+                                                                      tmp_path: Path):
+    load_file(plane, "t", write(tmp_path, "a.csv", "id,zip,score\n1,75001,3\n"),
+              types={"zip": "string", "score": "float64"})
+    again = load_file(plane, "t", write(tmp_path, "b.csv", "id,zip,score,new\n2,69001,4,5\n"))
+    assert again.columns == {"id": "int64", "zip": "string", "score": "float64",
+                             "new": "int64"}
+    changed = load_file(plane, "t", write(tmp_path, "c.csv", "id,zip,score\nX1,69001,4\n"))
+    assert changed.columns == {"id": "string", "zip": "string", "score": "float64"}
+    forced = load_file(plane, "t", write(tmp_path, "d.csv", "id,zip,score\n3,69001,4\n"),
+                       types={"id": "int64", "zip": "int64"})
+    assert forced.columns == {"id": "int64", "zip": "int64", "score": "float64"}
+
+
 # ---- replace and append -----------------------------------------------------------------
 
 def test_append_adds_rows_and_replace_replaces_the_table(plane: DataPlane, tmp_path: Path):
@@ -248,6 +274,26 @@ def test_a_crash_between_batches_leaves_the_table_whole(plane: DataPlane, tmp_pa
         load_file(plane, "t", path)
     assert rows(plane, "t", "id") == [{"id": 1}]
     assert internal_tables(plane) == []
+
+
+@pytest.mark.postgres
+def test_an_engine_refusal_is_a_load_error(postgres_url: str, tmp_path: Path):
+    plane = DataPlane.connect(postgres_url)
+    try:
+        load_file(plane, "t", write(tmp_path, "ok.csv", "id\n1\n"))
+        with plane.con.con.cursor() as cursor:  # type: ignore[attr-defined]
+            cursor.execute('CREATE VIEW "t_view" AS SELECT * FROM "t"')
+        path = write(tmp_path, "new.csv", "id\n2\n")
+        with pytest.raises(LoadError) as err:
+            load_file(plane, "t", path)
+        message = str(err.value)
+        assert message.startswith(f"{path}: the data plane (postgres) refused the load: ")
+        assert "other objects depend on it" in message
+        assert message.endswith("; the table 't' was left as it was")
+        assert rows(plane, "t", "id") == [{"id": 1}]
+        assert internal_tables(plane) == []
+    finally:
+        plane.close()
 
 
 # ---- malformed files ----------------------------------------------------------------------

@@ -150,7 +150,8 @@ def _print_load(result: LoadResult, seconds: float, ws: Workspace) -> None:
     verb = "Appended" if result.mode == "append" else "Loaded"
     total = (f" (now {result.table_rows:,} rows)" if result.mode == "append" else "")
     console.print(
-        f"{verb} [bold]{result.rows:,}[/] rows into [bold]{escape(result.table)}[/]{total} "
+        f"{verb} [bold]{result.rows:,}[/] row{'' if result.rows == 1 else 's'} into "
+        f"[bold]{escape(result.table)}[/]{total} "
         f"from {escape(result.file)} in {seconds:.1f} s", highlight=False, soft_wrap=True,
     )
     grid = Table(box=None, pad_edge=False, show_header=True, header_style="bold")

@@ -59,6 +59,8 @@ STAGING_PREFIX = f"{INTERNAL_PREFIX}load_"
 CSV_BLOCK_SIZE = 4 << 20  # bytes per CSV batch; types are inferred from the first one
 PARQUET_BATCH_ROWS = 64_000
 DEFAULT_DECIMAL = (18, 2)
+#: text that is a code, not a number: a leading plus, or a leading zero before a digit
+LEADING_CODE = r"^\s*(\+|-?0[0-9])"
 #: cells read as NULL in a CSV file (in every column, text included)
 CSV_NULLS = ["", "NULL", "null"]
 
@@ -298,7 +300,18 @@ class _CsvSource(_Source):
             elif pa.types.is_timestamp(typ):
                 typ = pa.timestamp("us", typ.tz)
             self.types[name] = typ
+        # integers not chosen by the user are read as text and converted batch by batch,
+        # so that codes with a leading zero or plus (zip codes, phone numbers) stay text
+        self.guarded = {n for n in self.names
+                        if n not in fixed and pa.types.is_integer(self.types[n])}
         self.schema = pa.schema([(n, self.types[n]) for n in self.names])
+
+    def _retype(self, name: str, typ: pa.DataType) -> _Restart:
+        self.types[name] = typ
+        if not pa.types.is_integer(typ):
+            self.guarded.discard(name)
+        self.schema = pa.schema([(n, self.types[n]) for n in self.names])
+        return _Restart()
 
     def _stream(self) -> tuple[pa.NativeFile, pa.NativeFile]:
         raw = pa.OSFile(str(self.path), "rb")
@@ -331,17 +344,38 @@ class _CsvSource(_Source):
         raw, stream = self._stream()
         try:
             try:
-                reader = self._open(self.types, stream)
+                reader = self._open(
+                    {**self.types, **{name: pa.string() for name in self.guarded}}, stream)
                 while True:
                     try:
                         batch = reader.read_next_batch()
                     except StopIteration:
                         break
-                    yield batch, min(raw.tell(), self.total)
+                    yield self._guard(batch), min(raw.tell(), self.total)
             except pa.ArrowInvalid as exc:
                 raise self._error(exc) from None
         finally:
             raw.close()
+
+    def _guard(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        """Convert the guarded integer columns, or widen them and read the file again."""
+        if not self.guarded:
+            return batch
+        arrays = list(batch.columns)
+        for name in sorted(self.guarded):
+            index = self.names.index(name)
+            column = arrays[index]
+            if pc.any(pc.match_substring_regex(column, LEADING_CODE)).as_py():
+                raise self._retype(name, pa.string())
+            try:
+                arrays[index] = pc.cast(column, self.types[name])
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                try:
+                    pc.cast(column, pa.float64())
+                except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                    raise self._retype(name, pa.string()) from None
+                raise self._retype(name, pa.float64()) from None
+        return pa.RecordBatch.from_arrays(arrays, schema=self.schema)
 
     # ---- errors: where and why ----
     def _error(self, exc: pa.ArrowInvalid) -> Exception:
@@ -382,14 +416,16 @@ class _CsvSource(_Source):
 
     def _widen(self, column: str, current: pa.DataType, value: str | None,
                detail: str | None) -> pa.DataType | None:
+        # timestamps with a zone offset: time zone aware (in UTC), once
+        if (pa.types.is_timestamp(current) and current.tz is None and detail
+                and "expected no zone offset" in detail and column not in self.tz_tried):
+            self.tz_tried.add(column)
+            return pa.timestamp("us", "UTC")
         if column in self.fixed:
-            # a timestamp asked for by the user: accept zone offsets once, as UTC
-            if (pa.types.is_timestamp(current) and current.tz is None and detail
-                    and "expected no zone offset" in detail and column not in self.tz_tried):
-                self.tz_tried.add(column)
-                return pa.timestamp("us", "UTC")
             return None
         if pa.types.is_integer(current) and value is not None and _is_float(value):
+            return pa.float64()
+        if pa.types.is_decimal(current) and (value is None or _is_float(value)):
             return pa.float64()
         if pa.types.is_date(current) and value is not None and _is_timestamp(value):
             return pa.timestamp("us")
@@ -736,9 +772,10 @@ def load_file(
     fixed = set(wanted)
     existing: dict[str, pa.DataType] = {}
     appending = mode == "append" and plane.has_table(table)
-    if appending:
+    if plane.has_table(table):
         existing = {f.name: _normalize(f.type)
                     for f in plane.con.table(table).schema().to_pyarrow()}
+    if appending:
         for column, typ in wanted.items():
             if column in existing and not existing[column].equals(typ):
                 raise LoadError(
@@ -759,6 +796,10 @@ def load_file(
     if unknown:
         raise LoadError(f"{path}: --type names column {unknown[0]!r}, which is not in the "
                         f"file (its columns: {', '.join(source.names)})")
+    if not appending and kind != "parquet":
+        # reloading a table: its columns keep their types unless a value does not fit
+        # (then they widen as inferred types do); --type always wins
+        wanted = {**{c: t for c, t in existing.items() if _csv_readable(t)}, **wanted}
     source.set_types({c: t for c, t in wanted.items() if c in source.names},
                      {c for c in fixed if c in source.names})
 
@@ -792,9 +833,14 @@ def load_file(
             _drop_table(plane, staging)
         else:
             _swap(plane, staging, table)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(Exception):  # the original error matters more
             _drop_table(plane, staging)
+        if isinstance(exc, _engine_errors()):
+            kept = ("nothing was appended" if appending
+                    else f"the table {table!r} was left as it was")
+            raise LoadError(f"{path}: the data plane ({plane.backend}) refused the load: "
+                            f"{str(exc).strip()}; {kept}") from None
         raise
 
     schema = plane.con.table(table).schema()
@@ -814,6 +860,21 @@ def load_file(
     if rows == 0:
         result.warnings.append(f"{path} has a header but no rows")
     return result
+
+
+def _csv_readable(typ: pa.DataType) -> bool:
+    return any(check(typ) for check in (
+        pa.types.is_string, pa.types.is_boolean, pa.types.is_integer, pa.types.is_floating,
+        pa.types.is_decimal, pa.types.is_date32, pa.types.is_timestamp))
+
+
+def _engine_errors() -> tuple[type[BaseException], ...]:
+    """The errors of the engines' drivers: a disk that is full, a view that depends on the
+    table, a lost server. They become a `LoadError`, never a traceback."""
+    import duckdb
+    import psycopg
+
+    return (duckdb.Error, psycopg.Error)
 
 
 def _write_all(plane: DataPlane, staging: str, source: _Source,
