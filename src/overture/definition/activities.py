@@ -8,6 +8,7 @@ data catalog.
 from __future__ import annotations
 
 import re
+from datetime import date, datetime
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -310,6 +311,20 @@ class Wait(Activity):
     @classmethod
     def _duration(cls, value: str | None) -> str | None:
         return None if value is None else check_duration(value)
+
+    @field_validator("until", mode="before")
+    @classmethod
+    def _until(cls, value: Any) -> Any:
+        if isinstance(value, date):  # YAML reads an unquoted date-time as one
+            value = value.isoformat()
+        if isinstance(value, str):
+            value = value.strip()
+            try:
+                datetime.fromisoformat(value)
+            except ValueError:
+                raise ValueError(f"{value!r} is not a date-time such as "
+                                 "2027-03-01T09:00") from None
+        return value
 
     @model_validator(mode="after")
     def _one_kind(self) -> Wait:
