@@ -305,7 +305,8 @@ def values(
         counts = (
             expr.group_by(column)
             .aggregate(count=expr.count())
-            .order_by([ibis.desc("count"), ibis._[column].isnull(), column])
+            .order_by([ibis.desc("count"), ibis._[column].isnull(),
+                       *([column] if not expr[column].type().is_nested() else [])])
             .limit(limit)
         )
         top = counts.to_pyarrow().to_pylist()
@@ -320,7 +321,8 @@ def values(
             return
         console.print(
             f"[bold]{escape(table)}.{escape(column)}[/] ({data['type']}): {total:,} rows, "
-            f"{data['distinct']:,} distinct values, {data['nulls']:,} NULL",
+            f"{data['distinct']:,} distinct value{'' if data['distinct'] == 1 else 's'}, "
+            f"{data['nulls']:,} NULL",
             highlight=False, soft_wrap=True)
         grid = Table(header_style="bold")
         grid.add_column("value")
