@@ -14,7 +14,7 @@ an aggregate.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -174,6 +174,7 @@ class Compiler:
                      for a in aggregates]
         for node in agg_nodes:
             self._many(dimension, node.link, needs)
+            self._check_aggregate(dimension, node)
             needs.aggregates[id(node)] = (f"a{len(needs.aggregates)}", node)
         for spec_c in collect or []:
             self._many(dimension, spec_c.link, needs)
@@ -229,6 +230,7 @@ class Compiler:
                                                         where=rule.exists.where))
         elif isinstance(rule, Aggregate):
             self._many(dimension, rule.aggregate.link, needs)
+            self._check_aggregate(dimension, rule.aggregate)
             needs.aggregates[id(rule.aggregate)] = (f"a{len(needs.aggregates)}", rule.aggregate)
         elif isinstance(rule, InAudience):
             needs.audiences.setdefault(rule.in_audience, f"aud{len(needs.audiences)}")
@@ -245,6 +247,20 @@ class Compiler:
             raise RuleError(str(exc)) from None
         if set(link.on) - {self.r.key_of(dimension)}:
             needs.dim = True  # the link starts from a column the work table lacks
+
+    def _check_aggregate(self, dimension: str, spec: AggregateSpec) -> None:
+        """The checks validation makes: a known field, and a number for sum and avg."""
+        if spec.fn == "count":
+            return
+        table = self.r.many_link(dimension, spec.link).table
+        try:
+            cols = self.r.table_columns(table)
+        except Exception as exc:
+            raise RuleError(str(exc)) from None
+        if not spec.field or spec.field not in cols:
+            raise RuleError(f"{spec.fn}({spec.link}): unknown field {spec.field!r} of {table!r}")
+        if spec.fn in ("sum", "avg") and type_family(cols[spec.field]) != "numeric":
+            raise RuleError(f"{spec.fn} needs a number; {spec.field!r} is {cols[spec.field]}")
 
     @staticmethod
     def _base(work: ir.Table | None, needs: _Needs) -> str:
@@ -443,16 +459,22 @@ class Compiler:
         except ValueProblem as exc:
             raise RuleError(f"{what}: {exc}") from None
         now = self.ctx.clock
+        if now.tzinfo is None:  # a naive clock is UTC (spec §3), not the machine's zone
+            now = now.replace(tzinfo=UTC)
         family = type_family(dtype)
+        if family not in ("date", "timestamp"):
+            raise RuleError(f"{what}: in_last works on dates and date-times, not {dtype}")
+        try:
+            start = now - span
+        except OverflowError:
+            raise RuleError(f"{what}: {raw!r} reaches back before the year 1") from None
         if family == "date":
             local_now = now.astimezone(self.ctx.timezone).date()
-            since = (now - span).astimezone(self.ctx.timezone).date()
+            since = start.astimezone(self.ctx.timezone).date()
             return (col >= ibis.literal(since)) & (col <= ibis.literal(local_now))
-        if family == "timestamp":
-            lo = coerce(now - span, dtype)
-            hi = coerce(now, dtype)
-            return (col >= ibis.literal(lo)) & (col <= ibis.literal(hi))
-        raise RuleError(f"{what}: in_last works on dates and date-times, not {dtype}")
+        lo = coerce(start, dtype)
+        hi = coerce(now, dtype)
+        return (col >= ibis.literal(lo)) & (col <= ibis.literal(hi))
 
     # ------------------------------------------------------------ related rows
     def _restricted(self, link: Any, dimension: str, restrict: ir.Column | None) -> ir.Table:

@@ -30,7 +30,10 @@ def parse_duration(text: str) -> timedelta:
     amount = float(match.group(1))
     unit = match.group(2)
     unit_key = "m" if unit.startswith("min") or unit == "m" else unit[0]
-    return timedelta(seconds=amount * _UNIT_SECONDS[unit_key])
+    try:
+        return timedelta(seconds=amount * _UNIT_SECONDS[unit_key])
+    except OverflowError:
+        raise ValueProblem(f"{text!r} is too long a duration") from None
 
 
 def substitute(value: Any, variables: dict[str, Any]) -> Any:
@@ -78,10 +81,14 @@ def coerce(value: Any, dtype: str) -> Any:
     if family == "numeric":
         if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
             raise ValueProblem(f"{value!r} is not a number, but the field is {dtype}")
+        if isinstance(value, int) and not -(2**63) <= value < 2**63:
+            raise ValueProblem(f"{value} is out of range for a number in a rule")
         return value
     if family == "string":
         if not isinstance(value, str):
             raise ValueProblem(f"{value!r} is not text, but the field is {dtype}")
+        if "\x00" in value:
+            raise ValueProblem("text cannot contain the NUL character (\\x00)")
         return value
     if family == "boolean":
         if not isinstance(value, bool):
