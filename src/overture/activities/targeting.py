@@ -161,12 +161,14 @@ def combine(a: act.Combine, inputs: list[PortInput], ctx: ExecContext) -> Outcom
     schema = _out_schema(ctx, a.id)
     key = schema.key
     cols = list(schema.columns)
-    tables = [ctx.read(p).select(*cols) for p in inputs]
+    primary_index = a.inputs.index(a.primary) if a.primary else 0
+    # exclusion keeps the primary's columns: the other inputs need only hold the key
+    tables = [ctx.read(p).select(*(cols if a.operation != "exclusion" or i == primary_index
+                                   else [key])) for i, p in enumerate(inputs)]
     ports: dict[str, PortOutput] = {}
     if a.operation == "union":
         ports["out"] = ctx.write(a.id, "out", _union(tables, key, cols))
         return Outcome(ports)
-    primary_index = a.inputs.index(a.primary) if a.primary else 0
     primary = tables[primary_index]
     others = [t for i, t in enumerate(tables) if i != primary_index]
     if a.operation == "intersection":
