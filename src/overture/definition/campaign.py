@@ -77,9 +77,37 @@ def read_document(path: Path) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise DocumentError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DocumentError(f"{path}: cannot read: {exc}") from None
+    except IsADirectoryError:
+        raise DocumentError(f"{path}: is a directory, not a campaign document") from None
+    except UnicodeDecodeError:
+        raise DocumentError(f"{path}: not a text file (YAML or JSON in UTF-8)") from None
+    except OSError as exc:
+        raise DocumentError(f"{path}: cannot read: {exc.strerror or exc}") from None
     return parse_document(text, str(path))
+
+
+class _UniqueKeyLoader(yamlio.Loader):
+    """YAML 1.2 as yamlio reads it, refusing a key written twice in one mapping.
+
+    PyYAML keeps the last of two `rule:` keys silently; YAML says keys are unique.
+    """
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # `<<: *base` merges; its keys may be overridden
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                duplicate = key in seen
+            except TypeError:  # an unhashable key: the constructor reports it
+                break
+            if duplicate:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"the key {key!r} appears twice in one mapping",
+                    key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
 
 
 def parse_document(text: str, origin: str = "document") -> dict[str, Any]:
@@ -87,12 +115,19 @@ def parse_document(text: str, origin: str = "document") -> dict[str, Any]:
         if origin.endswith(".json"):
             data = json.loads(text)
         else:
-            data = yamlio.load(text)
-    except (yaml.YAMLError, json.JSONDecodeError) as exc:
+            data = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader
+    except json.JSONDecodeError as exc:
+        raise DocumentError(f"{origin}: not valid JSON (line {exc.lineno}, column "
+                            f"{exc.colno}): {exc.msg}") from None
+    except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise DocumentError(f"{origin}: not valid YAML{where}: {problem}") from None
+    except RecursionError:
+        raise DocumentError(f"{origin}: nested too deeply to be a campaign document") from None
+    if data is None:
+        raise DocumentError(f"{origin}: the document is empty")
     if not isinstance(data, dict):
         raise DocumentError(f"{origin}: a campaign document must be a mapping at the top level")
     return data

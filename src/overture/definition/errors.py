@@ -103,7 +103,7 @@ def _choices(names: Sequence[str], last: str = "or") -> str:
 def _did_you_mean(word: Any, options: Sequence[str]) -> str:
     if not isinstance(word, str):
         return ""
-    close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
+    close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.75)
     return f"; did you mean {close[0]!r}?" if close else ""
 
 

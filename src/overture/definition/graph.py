@@ -5,6 +5,7 @@ Pure functions over a parsed Campaign; every problem is returned, none raised.
 
 from __future__ import annotations
 
+from collections.abc import Set
 from dataclasses import dataclass
 
 from overture.definition.activities import INPUT_RE, Activity
@@ -28,8 +29,13 @@ def parse_input(text: str) -> tuple[str, str | None]:
     return match.group(1), match.group(2)
 
 
-def resolve_inputs(campaign: Campaign) -> tuple[dict[str, list[PortRef]], list[Problem]]:
-    """Each activity's inputs as PortRefs, and the problems with them."""
+def resolve_inputs(campaign: Campaign, missing: Set[str] = frozenset()
+                   ) -> tuple[dict[str, list[PortRef]], list[Problem]]:
+    """Each activity's inputs as PortRefs, and the problems with them.
+
+    `missing` names activities left out because they are broken: an input naming one
+    is skipped without a problem of its own (the broken activity has one).
+    """
     by_id: dict[str, Activity] = {}
     problems: list[Problem] = []
     for activity in campaign.activities:
@@ -56,6 +62,8 @@ def resolve_inputs(campaign: Campaign) -> tuple[dict[str, list[PortRef]], list[P
             where = f"{path}[{index}]"
             source_id, port = parse_input(text)
             source = by_id.get(source_id)
+            if source is None and source_id in missing:
+                continue
             if source is None:
                 problems.append(Problem(where, f"unknown activity {source_id!r}", activity.id))
                 continue

@@ -49,7 +49,8 @@ class Environment:
     filters_dir: Path | None = None
     base_dir: Path | None = None
     audience: Callable[[str], tuple[str, dict[str, str]] | None] | None = None
-    file_columns: Callable[[Path, str | None], list[str]] | None = None
+    #: (path, format, delimiter) -> the column names of a file
+    file_columns: Callable[[Path, str | None, str], list[str]] | None = None
 
     @property
     def resolver(self) -> Resolver:
@@ -87,29 +88,91 @@ def test_variables(campaign: Campaign, overrides: dict[str, Any] | None = None,
 
 
 def validate(raw: dict[str, Any], env: Environment | None = None) -> Validated:
+    """Every problem of a document at once: structure, graph, then names and types.
+
+    An activity with a structural or graph problem is left out of the later checks,
+    and so are the activities downstream of it (their input columns are unknown);
+    the rest of the document is still checked.
+    """
     try:
         campaign = Campaign.model_validate(raw)
     except ValidationError as exc:
-        return Validated(None, format_pydantic_errors(exc, raw))
+        problems = format_pydantic_errors(exc, raw)
+        partial = _without_broken_parts(raw, exc)
+        if partial is None:
+            return Validated(None, problems)
+        campaign, dropped = partial
+        edges, graph_problems = resolve_inputs(campaign, missing=dropped)
+        later = Validated(campaign, graph_problems, edges)
+        _check(campaign, env, later)
+        return Validated(None, [*problems, *later.problems])
     edges, problems = resolve_inputs(campaign)
     result = Validated(campaign, problems, edges)
-    if problems:
-        return result
-    result.order = topological_order(campaign, edges)
-    if env is not None:
-        _Checker(campaign, env, result).run()
+    _check(campaign, env, result)
     return result
+
+
+def _check(campaign: Campaign, env: Environment | None, result: Validated) -> None:
+    result.order = topological_order(campaign, result.edges)
+    if env is None:
+        return
+    blocked = {p.activity for p in result.problems if p.activity}
+    blocked |= {a.id for a in campaign.activities
+                if len(result.edges.get(a.id, [])) != len(a.inputs)}
+    _Checker(campaign, env, result, blocked).run()
+
+
+#: top-level settings that have a default: a broken one is left out to check the rest
+_DROPPABLE = {"label", "description", "target", "timezone", "schedule", "error_policy",
+              "canvas"}
+
+
+def _without_broken_parts(raw: Any, exc: ValidationError) -> tuple[Campaign, set[str]] | None:
+    """The campaign without its broken activities and settings, and the dropped ids.
+
+    None when what is broken cannot be left out (the activity list itself, variables).
+    """
+    if not isinstance(raw, dict):
+        return None
+    doc = dict(raw)
+    bad_items: set[int] = set()
+    for error in exc.errors():
+        loc = error["loc"]
+        if len(loc) >= 2 and loc[0] == "activities" and isinstance(loc[1], int):
+            bad_items.add(loc[1])
+        elif loc and loc[0] == "name":
+            doc["name"] = "campaign"
+        elif loc and (not isinstance(loc[0], str) or loc[0] in _DROPPABLE
+                      or loc[0] not in Campaign.model_fields):
+            doc.pop(loc[0], None)
+        else:
+            return None
+    items = raw.get("activities")
+    if not isinstance(items, list):
+        return None
+    kept = [item for i, item in enumerate(items) if i not in bad_items]
+    dropped = {item["id"] for i, item in enumerate(items) if i in bad_items
+               and isinstance(item, dict) and isinstance(item.get("id"), str)}
+    if not kept:
+        return None
+    try:
+        campaign = Campaign.model_validate({**doc, "activities": kept})
+    except ValidationError:
+        return None
+    return campaign, dropped - {a.id for a in campaign.activities}
 
 
 class _Checker:
     """Names and types against the catalog, activity by activity in graph order."""
 
-    def __init__(self, campaign: Campaign, env: Environment, result: Validated):
+    def __init__(self, campaign: Campaign, env: Environment, result: Validated,
+                 blocked: set[str] | None = None):
         self.c = campaign
         self.env = env
         self.r = env.resolver
         self.out = result
         self.vars = test_variables(campaign)
+        self.blocked = blocked or set()
 
     def problem(self, activity: str | None, path: str, message: str) -> None:
         self.out.problems.append(Problem(path, message, activity))
@@ -124,6 +187,8 @@ class _Checker:
             return
         self.target = target
         for activity_id in self.out.order:
+            if activity_id in self.blocked:
+                continue  # its own problem is reported; downstream has no input columns
             activity = self.c.activity(activity_id)
             inputs = [self.out.ports.get(str(ref)) for ref in self.out.edges[activity_id]]
             if any(schema is None for schema in inputs):
@@ -201,7 +266,7 @@ class _Checker:
         names: list[str] = []
         if self.env.file_columns is not None:
             try:
-                names = self.env.file_columns(path, a.format)
+                names = self.env.file_columns(path, a.format, a.delimiter)
             except Exception as exc:  # the loader's own message is precise
                 self.problem(a.id, f"{a.id}.path", str(exc))
                 raise _Stop from None
@@ -386,7 +451,11 @@ class _Checker:
         if fn == "count":
             return "int64"
         cols = self.env.columns_of.get(table, {})
-        if not field_name or field_name not in cols:
+        if not field_name:
+            self.problem(activity, f"{path}.field", f"{fn} needs `field`: a column of "
+                                                    f"{table!r}")
+            return None
+        if field_name not in cols:
             self.problem(activity, f"{path}.field", f"unknown field {field_name!r} of {table!r}")
             return None
         if fn == "count_distinct":
