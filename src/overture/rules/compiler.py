@@ -13,6 +13,7 @@ an aggregate.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -58,6 +59,9 @@ def load_filter(filters_dir: Path | None, name: str) -> Any:
     if filters_dir is None:
         raise RuleError(f"saved filter {name!r}: this document has no workspace")
     path = filters_dir / f"{name}.yaml"
+    lexical = Path(os.path.normpath(path))  # symlinks inside filters/ stay allowed
+    if "\x00" in name or not lexical.is_relative_to(os.path.normpath(filters_dir)):
+        raise RuleError(f"saved filter {name!r}: not the name of a file in {filters_dir}")
     if not path.exists():
         raise RuleError(f"saved filter {name!r} not found (looked for {path})")
     try:
@@ -408,6 +412,12 @@ class Compiler:
             return wide[needs.audiences[rule.in_audience]].notnull()
         raise RuleError(f"unsupported rule node {type(rule).__name__}")  # pragma: no cover
 
+    def _substitute(self, raw: Any, what: str) -> Any:
+        try:
+            return substitute(raw, self.ctx.variables)
+        except ValueProblem as exc:
+            raise RuleError(f"{what}: {exc}") from None
+
     def _value(self, raw: Any, dtype: str, what: str) -> Any:
         try:
             value = substitute(raw, self.ctx.variables)
@@ -429,14 +439,14 @@ class Compiler:
             return {"eq": col == lit, "gt": col > lit, "gte": col >= lit, "lt": col < lit,
                     "lte": col <= lit}[op]
         if op == "between":
-            values = substitute(raw, self.ctx.variables)
+            values = self._substitute(raw, what)
             if not isinstance(values, list) or len(values) != 2:
                 raise RuleError(f"{what}: between takes [low, high]")
             low = ibis.literal(self._value(values[0], dtype, what))
             high = ibis.literal(self._value(values[1], dtype, what))
             return (col >= low) & (col <= high)
         if op == "in":
-            values = substitute(raw, self.ctx.variables)
+            values = self._substitute(raw, what)
             if not isinstance(values, list) or not values:
                 raise RuleError(f"{what}: `in` takes a non-empty list")
             return col.isin([self._value(v, dtype, what) for v in values])
