@@ -129,14 +129,19 @@ _PRIME = 2147483647  # 2^31 - 1: products stay inside 64-bit integers on every e
 def seeded_hash(key: ir.Value, seed: int) -> ir.IntegerValue:
     """A pseudo-random order from (seed, key) that every engine computes alike.
 
-    Two rounds of a Lehmer step on integer keys. Text keys use the engine's own hash,
-    which is stable on one engine but differs between engines (see docs/decisions.md).
+    The seed picks a multiplier, then a squaring and a Lehmer step mix the key; every
+    product stays below 2^62, inside 64-bit integers on every engine. (Steps that are
+    only affine in the key would let the seed merely rotate one fixed order, so every
+    seed would pick nearly the same rows.) Text keys use the engine's own hash, which
+    is stable on one engine but differs between engines (see docs/decisions.md).
     """
     if key.type().is_integer():
-        x = key % _PRIME
+        x = key.cast("int64") % _PRIME
     else:
-        x = key.hash() % _PRIME
-    x = (x * 48271 + (seed % _PRIME)) % _PRIME
+        x = key.hash().cast("int64") % _PRIME
+    factor = 1 + (seed * 69621 + 48271) % (_PRIME - 1)  # in [1, 2^31 - 2]: never 0
+    x = (x * factor + 12345) % _PRIME
+    x = (x * x + 1) % _PRIME
     x = (x * 48271 + 12345) % _PRIME
     return x
 
