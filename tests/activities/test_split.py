@@ -199,3 +199,24 @@ def test_negated_rules_keep_unknown_values(shared: Harness) -> None:
     # Hal (8) has no country: `ne` keeps him (spec §3: IS NOT TRUE)
     shared.check(result, "split", "not_fr", ALL_IDS - FR)
     assert 8 in ALL_IDS - FR
+
+
+def test_random_picks_the_same_rows_on_duckdb_and_postgresql(tmp_path, postgres_url: str
+                                                             ) -> None:
+    doc = """
+        - {id: all, type: build_audience}
+        - {id: split, type: split, inputs: [all], complement: true,
+           subsets: [{id: lucky, limit: {count: 5}, random: {seed: 3}}]}
+        - {id: dedup, type: deduplicate, inputs: [all], keys: [country],
+           keep: {method: random, seed: 9}}
+    """
+    picked = []
+    for name, url in (("duck", None), ("pg", postgres_url)):
+        h = Harness(tmp_path / name, data_url=url)
+        try:
+            result = h.run(doc)
+            picked.append((h.keys(result, "split", "lucky"), h.keys(result, "dedup")))
+            assert len(picked[-1][0]) == 5
+        finally:
+            h.close()
+    assert picked[0] == picked[1]
