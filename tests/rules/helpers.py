@@ -7,6 +7,7 @@ from the compiler's own output.
 from __future__ import annotations
 
 import copy
+import weakref
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -24,6 +25,17 @@ CUSTOMERS = ROWS["customers"]
 ALL_IDS = {r["customer_id"] for r in CUSTOMERS}
 
 
+_COLUMNS: dict[int, tuple[weakref.ref[Workspace], dict[str, dict[str, str]]]] = {}
+
+
+def columns_of(ws: Workspace) -> dict[str, dict[str, str]]:
+    """The data plane's column types, read once per workspace (tests never alter tables)."""
+    cached = _COLUMNS.get(id(ws))
+    if cached is None or cached[0]() is not ws:
+        cached = _COLUMNS[id(ws)] = (weakref.ref(ws), ws.data.columns_of())
+    return cached[1]
+
+
 def context(ws: Workspace, *, clock: datetime = CLOCK, timezone: ZoneInfo = PARIS,
             variables: dict[str, Any] | None = None, filters_dir: Path | None = None,
             ) -> RuleContext:
@@ -34,7 +46,7 @@ def context(ws: Workspace, *, clock: datetime = CLOCK, timezone: ZoneInfo = PARI
         return (info.table_name, info.dimension) if info else None
 
     return RuleContext(
-        plane=plane, resolver=Resolver(ws.catalog, plane.columns_of()), clock=clock,
+        plane=plane, resolver=Resolver(ws.catalog, columns_of(ws)), clock=clock,
         timezone=timezone, variables=variables or {},
         filters_dir=filters_dir if filters_dir is not None else ws.filters_dir,
         audience_table=audience_table)
