@@ -6,6 +6,10 @@ only runs campaigns and reads back what went through each port.
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import textwrap
 from collections.abc import Iterable
 from datetime import datetime
@@ -28,6 +32,27 @@ BY_ID = {r["customer_id"]: r for r in CUSTOMERS}
 def where(predicate: Any, rows: Iterable[dict[str, Any]] = CUSTOMERS) -> set[int]:
     """Customer ids of `rows` for which `predicate(row)` holds."""
     return {r["customer_id"] for r in rows if predicate(r)}
+
+
+OVERTURE = Path(sys.executable).parent / "overture"
+
+
+def cli(workspace: Path, *args: str, fault: str | None = None, timeout: float = 180
+        ) -> subprocess.CompletedProcess[str]:
+    """`overture -w WORKSPACE ARGS...` in a new process; `fault` sets OVERTURE_FAULT."""
+    env = {k: v for k, v in os.environ.items() if k != "OVERTURE_FAULT"}
+    env["COLUMNS"] = "200"  # no wrapped lines in what tests read
+    if fault:
+        env["OVERTURE_FAULT"] = fault
+    return subprocess.run([str(OVERTURE), "-w", str(workspace), *args], capture_output=True,
+                          text=True, env=env, timeout=timeout, check=False)
+
+
+def cli_json(workspace: Path, *args: str, ok: bool = True) -> Any:
+    """The JSON an `overture ... --json` command prints; `ok` says whether it must succeed."""
+    done = cli(workspace, *args)
+    assert (done.returncode == 0) == ok, (done.returncode, done.stdout, done.stderr)
+    return json.loads(done.stdout)
 
 
 def campaign(activities: str, name: str = "t", **extra: Any) -> str:
@@ -98,10 +123,13 @@ __all__ = [
     "BY_ID",
     "CLOCK",
     "CUSTOMERS",
+    "OVERTURE",
     "PURCHASES",
     "ROWS",
     "STORES",
     "Harness",
     "campaign",
+    "cli",
+    "cli_json",
     "where",
 ]
