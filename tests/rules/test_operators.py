@@ -221,3 +221,69 @@ def test_yaml_datetime_on_a_timestamp(ws: Any) -> None:
     got = matching(ws, rule, "purchases")
     assert got == {p["purchase_id"] for p in ROWS["purchases"]
                    if p["purchased_at"] >= ROWS["purchases"][0]["purchased_at"]}
+
+
+# ---------------------------------------------------------------- a profile of NULLs
+NOBODY = {"customer_id": 13, "first_name": None, "email": None, "country": None,
+          "loyalty_tier": None, "age": None, "signup_date": None, "store_id": None,
+          "email_optin": None, "phone": None, "sms_optin": None, "timezone": None}
+EMPTY = {**NOBODY, "customer_id": 14, "first_name": "", "email": "", "country": "",
+         "loyalty_tier": "", "phone": ""}
+
+POSITIVE_LEAVES = [
+    {"field": "country", "op": "eq", "value": "FR"},
+    {"field": "age", "op": "gt", "value": 0},
+    {"field": "age", "op": "lte", "value": 200},
+    {"field": "age", "op": "between", "value": [0, 200]},
+    {"field": "age", "op": "in", "value": [34, 45]},
+    {"field": "signup_date", "op": "gte", "value": "1900-01-01"},
+    {"field": "signup_date", "op": "in_last", "value": "36500 days"},
+    {"field": "email", "op": "starts_with", "value": ""},
+    {"field": "email", "op": "contains", "value": ""},
+    {"field": "email", "op": "like", "value": "%"},
+    {"field": "email_optin", "op": "eq", "value": False},
+    {"field": "store.region", "op": "in", "value": ["north", "south"]},
+]
+NEGATED = {"eq": "ne", "in": "not_in", "starts_with": "not_starts_with",
+           "contains": "not_contains", "like": "not_like", "in_last": "not_in_last"}
+
+
+@pytest.fixture(scope="module")
+def nulls_ws(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    from support.workspace import make_workspace
+
+    from .helpers import rows_with
+
+    return make_workspace(tmp_path_factory.mktemp("nulls") / "ws",
+                          rows=rows_with(customers=[NOBODY, EMPTY]))
+
+
+@pytest.mark.parametrize("rule", POSITIVE_LEAVES, ids=lambda r: f"{r['field']} {r['op']}")
+def test_unknown_is_never_true_and_its_negations_keep_it(nulls_ws: Any,
+                                                         rule: dict[str, Any]) -> None:
+    """A profile of NULLs: the positive predicate drops it, `not:` and the negative op keep it."""
+    assert 13 not in matching(nulls_ws, rule)
+    assert 13 in matching(nulls_ws, {"not": rule})
+    if rule["op"] in NEGATED:
+        assert 13 in matching(nulls_ws, {**rule, "op": NEGATED[rule["op"]]})
+    assert 13 not in matching(nulls_ws, {"not": {"not": rule}})
+
+
+def test_empty_text_is_empty_and_known(nulls_ws: Any) -> None:
+    """'' is empty like NULL, but it is a value: `contains ''` holds for it, not for NULL."""
+    assert {13, 14} <= matching(nulls_ws, {"field": "email", "op": "is_empty"})
+    assert not {13, 14} & matching(nulls_ws, {"field": "email", "op": "is_not_empty"})
+    assert matching(nulls_ws, {"field": "country", "op": "is_empty"}) == \
+        ids([*CUSTOMERS, NOBODY, EMPTY], lambda r: r["country"] in (None, ""))
+    got = matching(nulls_ws, {"field": "email", "op": "contains", "value": ""})
+    assert 14 in got and 13 not in got
+    got = matching(nulls_ws, {"field": "country", "op": "ne", "value": ""})
+    assert 13 in got and 14 not in got
+
+
+def test_every_row_is_in_exactly_one_of_a_rule_and_its_not(nulls_ws: Any) -> None:
+    every = ALL_IDS | {13, 14}
+    for rule in POSITIVE_LEAVES:
+        yes = matching(nulls_ws, rule)
+        no = matching(nulls_ws, {"not": rule})
+        assert yes | no == every and not yes & no, rule
