@@ -527,10 +527,11 @@ def stores_sql() -> str:
         for sid, name, country, city, region, _ in store_rows()
     )
     return f"""
-SELECT * FROM (VALUES
+SELECT CAST(store_id AS BIGINT) AS store_id, name, country, city, region FROM (VALUES
     {values}
 ) AS t(store_id, name, country, city, region)
 ORDER BY store_id
+
 """
 
 
