@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
 
-from engine.kit import ALL_IDS, BY_ID, CLOCK, PURCHASES, Harness, where
+from engine.kit import ALL_IDS, BY_ID, CLOCK, PURCHASES, ROWS, Harness, where
 from overture.data import audiences
 from overture.definition.errors import InvalidDocument
 
@@ -223,3 +223,25 @@ def test_live_history_is_readable_with_sql(fresh: Harness) -> None:
     keys = {int(k) for k in mine.key.to_pyarrow().to_pylist()}
     assert keys == {2, 7}
     assert mine.count().execute() == 2
+
+
+def test_date_field_compares_with_the_campaign_local_date(tmp_path) -> None:
+    """The watermark of a run at 12:00 UTC on 1 March is 2 March in Auckland (UTC+13)."""
+    base = ROWS["customers"][0]
+    customers = [{**base, "customer_id": 1, "signup_date": date(2027, 3, 1)},
+                 {**base, "customer_id": 2, "signup_date": date(2027, 3, 2)},
+                 {**base, "customer_id": 3, "signup_date": date(2027, 3, 3)}]
+    h = Harness(tmp_path, rows={**ROWS, "customers": customers})
+    try:
+        doc = """
+            - {id: query, type: incremental_query, mode: date_field, field: signup_date}
+        """
+        noon = datetime.fromisoformat("2027-03-01T12:00:00+00:00")
+        first = h.run(doc, name="nz", mode="live", clock=noon, timezone="Pacific/Auckland")
+        h.check(first, "query", "out", {1, 2, 3})
+        # a day later: only what is newer than 2 March, Auckland's date at the first run
+        second = h.run(doc, name="nz", mode="live", clock=noon + timedelta(days=1),
+                       timezone="Pacific/Auckland")
+        h.check(second, "query", "out", {3})
+    finally:
+        h.close()

@@ -5,7 +5,7 @@ Nothing here loops over rows: sets are built by the data plane's engine.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, timedelta
 from typing import Any
 
 import ibis
@@ -66,7 +66,9 @@ def incremental_query(a: act.IncrementalQuery, _: list[PortInput], ctx: ExecCont
             newer = ctx.compiler.scope(dim, expr, _out_schema(ctx, a.id),
                                        fields={"_since": a.field})
             dtype = str(newer["_since"].type())
-            literal = mark.date() if type_family(dtype) == "date" else mark.replace(tzinfo=None)
+            # a DATE column compares with the campaign-local date of the last run (spec §3)
+            local = (mark if mark.tzinfo else mark.replace(tzinfo=UTC)).astimezone(ctx.timezone)
+            literal = local.date() if type_family(dtype) == "date" else mark.replace(tzinfo=None)
             expr = newer.filter(newer["_since"] > ibis.literal(literal)).select(key)
     result = ctx.write(a.id, "out", expr)
     if ctx.live:
