@@ -82,6 +82,9 @@ CASES = [
     Case("unknown time zone",
          "name: t\ntimezone: Europe/Pariss\nactivities:\n" + AUD,
          [("timezone", "'Europe/Pariss' is not an IANA time zone such as Europe/Paris")]),
+    Case("a time zone that is a folder of zones",
+         "name: t\ntimezone: Europe\nactivities:\n" + AUD,
+         [("timezone", "'Europe' is not an IANA time zone")]),
     Case("variable of an unknown type",
          "name: t\nvariables: {coupon: {type: text}}\nactivities:\n" + AUD,
          [("variables.coupon.type", "'text' is not allowed here: use string, integer, "
@@ -284,6 +287,11 @@ CASES = [
           ("a.rule.all[8].value", "'yes' is not true or false, but the field is boolean"),
           ("a.rule.all[9].value", "'last spring' is not a date-time such as 2027-03-01T09:00"),
           ("a.rule.all[10].value", "a value is required")]),
+    Case("YAML's not-a-number and infinity as values",
+         doc("  - {id: a, type: build_audience, rule: {any: [{field: age, op: gt, value: .nan},"
+             " {field: age, op: between, value: [0, .inf]}]}}\n"),
+         [("a.rule.any[0].value", "nan is not a number a rule can compare"),
+          ("a.rule.any[1].value", "inf is not a number a rule can compare")]),
     Case("unknown variable",
          doc("  - {id: a, type: build_audience, rule: {field: country, op: eq, "
              "value: '${vars.nope}'}}\n"),
@@ -322,6 +330,9 @@ CASES = [
     Case("load_file with a missing file",
          doc("  - {id: f, type: load_file, path: no/such/file.csv}\n"),
          [("f.path", "file not found: ")]),
+    Case("load_file of a folder",
+         doc("  - {id: f, type: load_file, path: filters}\n"),
+         [("f.path", "is a folder, not a file")]),
     Case("load_file declaring a column the file lacks",
          doc("  - {id: f, type: load_file, path: contacts.csv, columns: {age: int64}}\n"),
          [("f.columns.age", "the file has no column 'age' (columns: email, first_name, "

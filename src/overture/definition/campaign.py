@@ -53,7 +53,7 @@ class Campaign(BaseModel):
     def _known_zone(cls, value: str) -> str:
         try:
             ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: `Europe` is a folder
             raise ValueError(f"{value!r} is not an IANA time zone such as Europe/Paris") from None
         return value
 

@@ -7,6 +7,7 @@ at hand. The port schemas computed here are the ones the engine relies on.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -262,6 +263,9 @@ class _Checker:
             path = self.env.base_dir / path
         if not path.exists():
             self.problem(a.id, f"{a.id}.path", f"file not found: {path}")
+            raise _Stop
+        if path.is_dir():
+            self.problem(a.id, f"{a.id}.path", f"{path} is a folder, not a file")
             raise _Stop
         names: list[str] = []
         if self.env.file_columns is not None:
@@ -527,6 +531,10 @@ class _Checker:
         except ValueProblem as exc:
             self.problem(activity, where, str(exc))
             return
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, float) and not math.isfinite(item):  # YAML's .nan and .inf
+                self.problem(activity, where, f"{item} is not a number a rule can compare")
+                return
         try:
             if op in DURATION_OPERATORS:
                 if family not in ("date", "timestamp"):
