@@ -222,3 +222,18 @@ def test_resuming_a_done_run_is_refused(fresh: Harness) -> None:
     with pytest.raises(RunError, match="is done already: nothing to resume"):
         resume_run(fresh.ws, result["run"])
     fresh.check(run_summary(fresh.ws, result["run"]), "all", "out", ALL_IDS)
+
+
+def test_variables_test_value_in_test_runs_default_in_live_runs_overrides_win(
+        fresh: Harness) -> None:
+    variables = {"country": {"type": "string", "default": "FR", "test_value": "ES"}}
+    path = fresh.write(campaign("""
+- {id: who, type: build_audience, rule: {field: country, op: eq, value: "${vars.country}"}}
+    """, name="vars", variables=variables))
+    test_run = run_campaign_file(fresh.ws, path, clock=CLOCK)
+    fresh.check(test_run, "who", "out", where(lambda r: r["country"] == "ES"))
+    live_run = run_campaign_file(fresh.ws, path, clock=CLOCK, mode="live")
+    fresh.check(live_run, "who", "out", FR)
+    given = run_campaign_file(fresh.ws, path, clock=CLOCK, variables={"country": "DE"})
+    fresh.check(given, "who", "out", {4})
+    assert fresh.ws.control.get_run(given["run"]).variables == {"country": "DE"}
