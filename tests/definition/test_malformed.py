@@ -544,6 +544,17 @@ def test_a_directory_or_a_missing_file_is_not_a_document(tmp_path: Path) -> None
         read_document(tmp_path / "nope.yaml")
 
 
+def test_a_rule_nested_too_deeply_is_a_problem() -> None:
+    rule: dict[str, object] = {"field": "age", "op": "gt", "value": 1}
+    for _ in range(300):
+        rule = {"not": rule}
+    raw = {"name": "t", "activities": [{"id": "a", "type": "build_audience", "rule": rule}]}
+    result = validate(raw, None)
+    assert len(result.problems) == 1
+    assert result.problems[0].path.startswith("a.rule.not.not.not")
+    assert result.problems[0].message == "nested too deeply"
+
+
 @pytest.mark.parametrize("raw", [None, [], ["name", "t"], "name: t", 3, {"activities": 3}])
 def test_validate_never_raises_on_a_non_mapping(raw: object) -> None:
     result = validate(raw, None)  # type: ignore[arg-type]

@@ -11,7 +11,8 @@ from rich.markup import escape
 
 from overture.cli.common import clean_errors, console, err_console, open_workspace
 from overture.data.workspace import WorkspaceError
-from overture.definition.campaign import campaign_json_schema, read_document
+from overture.definition.campaign import DocumentError, campaign_json_schema, read_document
+from overture.definition.errors import Problem
 from overture.definition.validation import validate
 
 app = typer.Typer(help="Check campaign documents and print their schema.", no_args_is_help=True)
@@ -29,7 +30,14 @@ def validate_command(
     """Print every problem of a document with its activity and setting path (exit 1 if any)."""
     from overture.engine.environment import environment_for
 
-    raw = read_document(file)
+    try:
+        raw = read_document(file)
+    except DocumentError as exc:
+        if not as_json:
+            raise
+        problem = Problem("", str(exc))  # the shape of every other answer, for tools
+        typer.echo(json.dumps({"valid": False, "problems": [problem.to_dict()]}, indent=2))
+        raise typer.Exit(1) from None
     env = None
     if not offline:
         try:
@@ -44,8 +52,10 @@ def validate_command(
                                "problems": [p.to_dict() for p in result.problems]}, indent=2))
     elif result.ok:
         assert result.campaign is not None
-        console.print(f"[green]✓[/] {file}: campaign {result.campaign.name!r} is valid "
-                      f"({len(result.campaign.activities)} activities)")
+        console.print(f"[green]✓[/] {escape(str(file))}: campaign "
+                      f"{escape(repr(result.campaign.name))} is valid "
+                      f"({len(result.campaign.activities)} activities)", highlight=False,
+                      soft_wrap=True)
     else:
         for problem in result.problems:
             err_console.print(f"[red]✗[/] {escape(str(problem))}", highlight=False,

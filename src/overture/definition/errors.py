@@ -66,6 +66,7 @@ _SIMPLE = {
     "model_attributes_type": "must be a mapping (setting: value)",
     "invalid_key": "setting names must be text",
     "none_required": "must be empty",
+    "recursion_depth_exceeded": "nested too deeply",
 }
 #: settings whose allowed range is better said whole than bound by bound
 _RANGES = {"percent": (0, 100)}
