@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 from pathlib import Path
 from typing import Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -54,7 +55,10 @@ class Campaign(BaseModel):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: `Europe` is a folder
-            raise ValueError(f"{value!r} is not an IANA time zone such as Europe/Paris") from None
+            close = difflib.get_close_matches(value, sorted(available_timezones()), n=1,
+                                              cutoff=0.8)
+            hint = f"; did you mean {close[0]!r}?" if close else " such as Europe/Paris"
+            raise ValueError(f"{value!r} is not an IANA time zone{hint}") from None
         return value
 
     def activity(self, activity_id: str) -> Any:
