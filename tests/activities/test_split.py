@@ -146,21 +146,26 @@ def test_a_sort_through_a_one_link(shared: Harness) -> None:
 
 
 def test_random_is_stable_for_a_seed_and_changes_with_it(shared: Harness) -> None:
+    seeds = (1, 2, 3, 4, 5)
+    doc = "- {id: all, type: build_audience}\n" + "".join(f"""
+- id: s{seed}
+  type: split
+  inputs: [all]
+  subsets:
+    - {{id: lucky, rule: {{field: country, op: eq, value: FR}}, limit: {{count: 2}},
+       random: {{seed: {seed}}}}}
+    - {{id: rest_fr, rule: {{field: country, op: eq, value: FR}}}}
+  complement: true
+""" for seed in seeds)
+    runs = [shared.run(doc) for _ in range(2)]
     picks = set()
-    for seed in (1, 2, 3, 4, 5):
-        runs = [_split(shared, f"""
-            subsets:
-              - {{id: lucky, rule: {{field: country, op: eq, value: FR}}, limit: {{count: 2}},
-                 random: {{seed: {seed}}}}}
-              - {{id: rest_fr, rule: {{field: country, op: eq, value: FR}}}}
-            complement: true
-        """) for _ in range(2)]
-        lucky = [shared.keys(r, "split", "lucky") for r in runs]
-        assert lucky[0] == lucky[1], seed
+    for seed in seeds:
+        lucky = [shared.keys(r, f"s{seed}", "lucky") for r in runs]
+        assert lucky[0] == lucky[1], seed  # the same seed, the same draw
         assert len(lucky[0]) == 2 and lucky[0] <= FR
         for r in runs:
-            shared.check(r, "split", "rest_fr", FR - lucky[0])
-            shared.check(r, "split", "complement", ALL_IDS - FR)
+            shared.check(r, f"s{seed}", "rest_fr", FR - lucky[0])
+            shared.check(r, f"s{seed}", "complement", ALL_IDS - FR)
         picks.add(frozenset(lucky[0]))
     assert len(picks) > 1  # five seeds do not all draw the same pair
 
