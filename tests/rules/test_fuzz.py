@@ -23,7 +23,7 @@ from support.workspace import CLOCK, ROWS
 
 from .helpers import PARIS, matching
 
-SETTINGS = settings(max_examples=150, deadline=None, derandomize=True,
+SETTINGS = settings(max_examples=150, deadline=None, derandomize=True, database=None,
                     suppress_health_check=[HealthCheck.too_slow,
                                            HealthCheck.function_scoped_fixture])
 

@@ -179,7 +179,7 @@ def test_unknown_fields_are_rule_errors(ws: Workspace, field: str, words: list[s
 
 
 # ---------------------------------------------------------------- work tables
-WORK_ROWS = [
+WORK_ROWS: list[dict[str, Any]] = [
     {"customer_id": 1, "age": 99, "score": 5},
     {"customer_id": 2, "age": 45, "score": 7},
     {"customer_id": 5, "age": None, "score": None},
