@@ -218,7 +218,7 @@ SELECT customer_id FROM customers WHERE loyalty_tier = 'platinum';
 CREATE OR REPLACE TABLE hand.kept_out AS
 SELECT a.customer_id FROM hand.audience_out a ANTI JOIN hand.excluded_out e USING (customer_id);
 
--- one per email, the lowest key; NULL emails are never duplicates
+-- one per email, the lowest key (NULL emails are never duplicates)
 CREATE OR REPLACE TABLE hand.dedup_out AS
 WITH k AS (SELECT k.customer_id, c.email FROM hand.kept_out k JOIN customers c USING (customer_id))
 SELECT customer_id FROM k WHERE email IS NULL
@@ -226,9 +226,10 @@ UNION ALL
 SELECT min(customer_id) FROM k WHERE email IS NOT NULL GROUP BY email;
 
 CREATE OR REPLACE TABLE hand.enriched_out AS
+-- (narrow types: DuckDB's DECIMAL(38,2) and HUGEINT results are slow to scan again)
 SELECT d.customer_id,
-       coalesce(sum(p.amount), 0) AS total_spent,
-       count_if(p.purchased_at BETWEEN {d90} AND {clock}) AS orders_90d
+       CAST(coalesce(sum(p.amount), 0) AS DECIMAL(18, 2)) AS total_spent,
+       CAST(count_if(p.purchased_at BETWEEN {d90} AND {clock}) AS BIGINT) AS orders_90d
 FROM hand.dedup_out d LEFT JOIN purchases p ON p.customer_id = d.customer_id
 GROUP BY d.customer_id;
 
@@ -439,10 +440,9 @@ def main(argv: list[str] | None = None) -> int:
         if not why_not:
             step("engine", ds, lambda ds=ds: run_engine(ds))
         step("hand SQL", ds, lambda ds=ds: run_hand_sql(ds))
-    load_seconds, customers, purchases = load_pandas(small)
-    step("pandas", small,
-         lambda: run_pandas(customers, purchases, count_limit(small.customers)))
-    del customers, purchases
+    load_seconds, *frames = load_pandas(small)
+    step("pandas", small, lambda: run_pandas(*frames, count_limit(small.customers)))
+    frames.clear()
 
     problems = []
     for size, by_name in results.items():
