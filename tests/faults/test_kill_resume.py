@@ -8,6 +8,7 @@ kills a run from outside, at whatever point it has reached, on a 200k-customer d
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -157,26 +158,6 @@ def test_killed_reading_a_file_then_right_after_a_wait(
 
 
 # ---------------------------------------------------------------- a real kill -9, from outside
-BIG_SCHEMA = """\
-target: customers
-tables:
-  customers:
-    key: customer_id
-    channels:
-      email: {address: email, consent: email_optin}
-      sms: {address: phone, consent: sms_optin}
-    timezone: timezone
-    language: language
-    links:
-      purchases: {table: purchases, on: {customer_id: customer_id}, cardinality: many}
-      store: {table: stores, on: {store_id: store_id}, cardinality: one}
-  purchases:
-    key: purchase_id
-    links:
-      customer: {table: customers, on: {customer_id: customer_id}, cardinality: one}
-  stores:
-    key: store_id
-"""
 HEAVY = """
 - {id: everyone, type: build_audience}
 - id: buyers
@@ -214,7 +195,8 @@ HEAVY = """
 - {id: mail, type: email, inputs: [both], subject: hi, html: "<p>x</p>"}
 - {id: texts, type: sms, inputs: [others], body: hi}
 """
-TABLES = {"customers": "customer_id", "purchases": "purchase_id", "stores": "store_id"}
+TABLES = {"customers": "customer_id", "purchases": "purchase_id", "products": "product_id",
+          "stores": "store_id"}
 
 
 def _big_workspace(root: Path) -> Path:
@@ -225,7 +207,7 @@ def _big_workspace(root: Path) -> Path:
                    check=True, capture_output=True, timeout=300)
     ws_root = root / "ws"
     Workspace.init(ws_root).close()
-    (ws_root / "schema.yaml").write_text(BIG_SCHEMA)
+    shutil.copyfile(REPO / "examples" / "schema.yaml", ws_root / "schema.yaml")
     runner = CliRunner()
     for table, key in TABLES.items():  # the command itself, in this process: no start-up cost
         loaded = runner.invoke(app, ["-w", str(ws_root), "data", "load", table,
