@@ -148,12 +148,11 @@ class Demo:
             marker.write_text(json.dumps(self.marker), encoding="utf-8")
         self.run("data", "check")
 
-    def campaign(self, name: str) -> dict[str, Any] | None:
+    def campaign(self, name: str) -> None:
         self.title(f"Campaign {name} (test mode: nothing is sent)")
         path = f"campaigns/{name}.yaml"
         self.run("campaign", "validate", path)
         self.run("run", path, "--test", "--clock", CLOCK)
-        return self.latest_run(name)
 
     def latest_run(self, campaign: str) -> dict[str, Any] | None:
         result = self.run("runs", "list", "--campaign", campaign, "--limit", "1", "--json",
@@ -161,9 +160,10 @@ class Demo:
         runs = json.loads(result.stdout or "[]")
         return runs[0] if runs else None
 
-    def save_audience(self, run: dict[str, Any] | None) -> None:
+    def save_audience(self) -> None:
         name, campaign, port = AUDIENCE
         self.title(f"Audience {name}")
+        run = self.latest_run(campaign)
         if not run:
             sys.exit(f"error: no run of {campaign} to save {name} from")
         print(f"save_audience writes nothing in test mode: saving what reached {port} in "
@@ -185,19 +185,22 @@ overture rule count campaigns/spring-sale.yaml buyers --clock {CLOCK}
 overture audiences list
 overture run campaigns/spring-sale.yaml --test --clock {CLOCK} --var min_spend=500
 
-Edit campaigns/*.yaml (or filters/reachable_by_email.yaml) and run them again: the
+Edit campaigns/*.yaml (or filters/recent_buyers.yaml) and run them again: the
 data stays loaded. docs/examples.md describes the data and every campaign.""")
 
-    def main(self) -> None:
+    def main(self, setup_only: bool = False) -> None:
         self.workspace()
         self.data()
         self.files()
         self.load()
-        runs = {}
+        if setup_only:
+            print(f"\nworkspace ready in {self.dir}; run the campaigns with "
+                  f"`overture run campaigns/NAME.yaml --test --clock {CLOCK}`")
+            return
         for name in CAMPAIGNS:
             if name == "trade-fair":
-                self.save_audience(runs.get(AUDIENCE[1]))
-            runs[name] = self.campaign(name)
+                self.save_audience()
+            self.campaign(name)
         self.next_steps()
 
 
@@ -209,11 +212,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="workspace folder (created if absent; default ./demo)")
     parser.add_argument("--customers", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--setup-only", action="store_true",
+                        help="prepare the workspace (data, files, tables) without running "
+                             "the campaigns")
     args = parser.parse_args(argv)
     if args.customers < 2000:
         parser.error("--customers must be at least 2000 (the trade-fair file names customers "
                      "up to id 2000)")
-    Demo(args.dir, args.customers, args.seed).main()
+    Demo(args.dir, args.customers, args.seed).main(setup_only=args.setup_only)
     return 0
 
 

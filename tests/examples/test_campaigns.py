@@ -122,7 +122,9 @@ def test_the_demo_runs_every_campaign_and_is_idempotent(tmp_path: Path) -> None:
     assert not ports(output, "not_vip").endswith("complement: 0")
     assert "What to try next" in output
 
-    again = subprocess.run(command, capture_output=True, text=True, check=False, timeout=900)
+    again = subprocess.run([*command, "--setup-only"], capture_output=True, text=True,
+                           check=False, timeout=900)
     assert again.returncode == 0, again.stdout + again.stderr
     assert "reusing" in again.stdout
     assert "tables already loaded" in again.stdout
+    assert "schema.yaml matches the loaded tables" in again.stdout
