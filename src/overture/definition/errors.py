@@ -222,8 +222,10 @@ def format_pydantic_errors(
                 known = _activity_settings(item.get("type"))
         else:
             loc, union = _drop_union_labels(_drop_rule_tags(loc), node)
-            if len(loc) == 1:
+            if len(loc) == 1 and exc.title == "Campaign":
                 known = _campaign_settings()
+        if loc and loc[-1] == "[key]":  # a mapping key that is not one of the allowed ones
+            loc = loc[:-1]
         path = join_path(loc)
         found.setdefault(path, (activity_id, []))[1].append((error, loc, union))
     problems: list[Problem] = []
