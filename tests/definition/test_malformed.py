@@ -569,3 +569,23 @@ def test_yaml_merge_keys_may_override() -> None:
             "name: t\nactivities:\n  - {<<: *base, id: a, label: y}\n")
     raw = parse_document(text)
     assert raw["activities"][0] == {"type": "build_audience", "label": "y", "id": "a"}
+
+
+def test_schema_yaml_problems_read_the_same_way() -> None:
+    """errors.py also words the problems of schema.yaml (data/catalog.py)."""
+    from pydantic import ValidationError
+
+    from overture.data.catalog import Catalog
+    from overture.definition.errors import format_pydantic_errors
+
+    raw = {"lable": "x", "tables": {"customers": {"key": "id", "channels": {
+        "whatsapp": {"address": "phone"}}, "links": {"s": {
+            "table": "stores", "on": {"store_id": "store_id"}, "cardinality": "several"}}}}}
+    with pytest.raises(ValidationError) as caught:
+        Catalog.model_validate(raw)
+    assert sorted(str(p) for p in format_pydantic_errors(caught.value)) == [
+        "lable: unknown setting",  # no suggestion taken from the campaign's settings
+        "tables.customers.channels.whatsapp: 'whatsapp' is not allowed here: use email, sms, "
+        "push or direct_mail",
+        "tables.customers.links.s.cardinality: 'several' is not allowed here: use one or many",
+    ]
