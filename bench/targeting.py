@@ -163,6 +163,10 @@ def engine_available() -> str | None:
     return None
 
 
+#: seconds per activity of the last engine run at each size (from the control plane)
+ENGINE_ACTIVITIES: dict[int, dict[str, float]] = {}
+
+
 def run_engine(ds: Dataset) -> tuple[float, Counts]:
     from overture.data.plane import run_prefix
     from overture.data.workspace import Workspace
@@ -180,6 +184,11 @@ def run_engine(ds: Dataset) -> tuple[float, Counts]:
         for activity, port in PORTS:
             ports = result["activities"][activity]["ports"] or {}
             counts[f"{activity}.{port}"] = int(ports[port])
+        states = ws.control.activity_runs(str(result["run"]))
+        ENGINE_ACTIVITIES[ds.customers] = {
+            activity: (state.finished_at - state.started_at).total_seconds()
+            for activity in dict.fromkeys(a for a, _ in PORTS)
+            if (state := states.get(activity)) and state.started_at and state.finished_at}
         # the work tables of benchmark runs are not kept (they would fill the disk)
         prefix = run_prefix(str(result["run"]))
         for name in ws.data.list_tables(include_internal=True):
@@ -454,6 +463,10 @@ def main(argv: list[str] | None = None) -> int:
     for (name, size), seconds in times.items():
         print(f"  {name:<28}{size:>14,}{seconds:>10.2f}")
     print(f"  {'(loading rows into pandas)':<28}{small.customers:>14,}{load_seconds:>10.2f}")
+    for size, per_activity in ENGINE_ACTIVITIES.items():
+        print(f"\nEngine time per activity at {size:,} customers (seconds, last run)")
+        for activity, seconds in per_activity.items():
+            print(f"  {activity:<28}{seconds:>10.2f}")
     engine_big = times.get(("engine", big.customers))
     engine_small = times.get(("engine", small.customers))
     print()
