@@ -222,3 +222,37 @@ def test_reconcile_takes_file_rows_not_profiles(shared: Harness) -> None:
         """)
     assert any("match.inputs" in str(p) and "load_file" in str(p)
                for p in caught.value.problems)
+
+
+def test_line_numbers_count_blank_lines_and_values_spanning_lines(fresh: Harness) -> None:
+    (fresh.root / "notes.csv").write_text(
+        "email,age,note\n"          # 1
+        "a@x.com,30,ok\n"           # 2: good
+        "\n"                        # 3: blank, skipped
+        'b@x.com,31,"two\nlines"\n'  # 4-5: good, a quoted value over two lines
+        "c@x.com,32\n"              # 6: ragged
+        "\n"                        # 7: blank
+        "d@x.com,old,ok\n"          # 8: age is not an int64
+        "e@x.com,33,ok\n"           # 9: good
+    )
+    result = fresh.run("""
+        - id: notes
+          type: load_file
+          path: notes.csv
+          columns: {age: int64}
+    """)
+    assert result["status"] == "done"
+    good = fresh.rows(result, "notes", "out", order="_line")
+    assert [(r["_line"], r["email"], r["note"]) for r in good] == [
+        (2, "a@x.com", "ok"), (4, "b@x.com", "two\nlines"), (9, "e@x.com", "ok")]
+    rejects = fresh.rows(result, "notes", "rejects", order="_line")
+    assert [(r["_line"], r["email"] if r["_line"] != 6 else None) for r in rejects] == [
+        (6, None), (8, "d@x.com")]
+
+
+def test_the_staged_text_table_is_dropped_after_typing(fresh: Harness) -> None:
+    (fresh.root / "members.csv").write_text(MEMBERS_CSV)
+    result = _load(fresh, "members.csv")
+    assert result["status"] == "done"
+    leftovers = [t for t in fresh.ws.data.list_tables(include_internal=True) if "_raw" in t]
+    assert leftovers == []

@@ -125,7 +125,8 @@ def _read_csv(path: Path, names: list[str], delimiter: str
         table = pacsv.read_csv(
             path,
             read_options=pacsv.ReadOptions(use_threads=False),
-            parse_options=pacsv.ParseOptions(delimiter=delimiter, invalid_row_handler=on_invalid),
+            parse_options=pacsv.ParseOptions(delimiter=delimiter, invalid_row_handler=on_invalid,
+                                             newlines_in_values=True),
             convert_options=pacsv.ConvertOptions(
                 column_types=dict.fromkeys(names, pa.string()), strings_can_be_null=True,
                 quoted_strings_can_be_null=False),
@@ -133,7 +134,26 @@ def _read_csv(path: Path, names: list[str], delimiter: str
     except pa.ArrowInvalid as exc:
         raise ActivityError(f"{path.name}: not a readable CSV file: {exc}") from None
     table = table.rename_columns([n.strip() for n in table.column_names])
-    bad_lines = np.array([r["_line"] for r in invalid if r["_line"]], dtype=np.int64)
-    all_lines = np.arange(2, table.num_rows + len(invalid) + 2, dtype=np.int64)
-    lines = np.setdiff1d(all_lines, bad_lines, assume_unique=True)[: table.num_rows]
+    # pyarrow numbers records (header = 1, blank lines skipped); people read lines
+    starts = _record_lines(path, delimiter)
+    bad_records = np.array([r["_line"] for r in invalid if r["_line"]], dtype=np.int64)
+    all_records = np.arange(2, table.num_rows + len(invalid) + 2, dtype=np.int64)
+    records = np.setdiff1d(all_records, bad_records, assume_unique=True)[: table.num_rows]
+    for row in invalid:
+        if row["_line"] and row["_line"] - 1 < len(starts):
+            row["_line"] = int(starts[row["_line"] - 1])
+    lines = starts[np.minimum(records - 1, len(starts) - 1)] if len(starts) else records
     return table, lines, invalid
+
+
+def _record_lines(path: Path, delimiter: str) -> np.ndarray:
+    """The physical line on which each non-blank record of a CSV file starts."""
+    starts: list[int] = []
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        reader = csv.reader(handle, delimiter=delimiter)
+        consumed = 0
+        for record in reader:
+            if record:
+                starts.append(consumed + 1)
+            consumed = reader.line_num
+    return np.array(starts, dtype=np.int64)

@@ -97,8 +97,11 @@ def read_audience(a: act.ReadAudience, _: list[PortInput], ctx: ExecContext) -> 
 @executes("load_file")
 def load_file(a: act.LoadFile, _: list[PortInput], ctx: ExecContext) -> Outcome:
     rows, rejects = read_rows_file(ctx, a)
-    out = ctx.write(a.id, "out", rows)
-    bad = ctx.write(a.id, "rejects", rejects)
+    try:
+        out = ctx.write(a.id, "out", rows)
+        bad = ctx.write(a.id, "rejects", rejects)
+    finally:
+        ctx.plane.drop(ctx.table_name(a.id, "_raw"))  # the staged text, now typed
     if bad.count:
         first = ctx.plane.table_any(bad.table or "").order_by("_line").limit(1)
         example = first.to_pyarrow().to_pylist()[0]
