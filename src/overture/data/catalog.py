@@ -65,11 +65,11 @@ class Catalog(BaseModel):
             if name not in columns_of:
                 problems.append(Problem(where, f"table {name!r} is not loaded in the data plane"))
                 continue
-            cols = columns_of[name]
 
             def need(path: str, column: str | None, table: str = name) -> None:
                 if column and column not in columns_of.get(table, {}):
-                    problems.append(Problem(path, f"column {column!r} not found in table {table!r}"))
+                    problems.append(Problem(path, f"column {column!r} not found in table "
+                                                  f"{table!r}"))
 
             need(f"{where}.key", spec.key)
             need(f"{where}.timezone", spec.timezone)
@@ -86,7 +86,6 @@ class Catalog(BaseModel):
                     need(f"{lpath}.on", mine)
                     if link.table in columns_of:
                         need(f"{lpath}.on", theirs, link.table)
-            del cols
         return problems
 
 
