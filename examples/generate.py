@@ -336,7 +336,15 @@ CREATE OR REPLACE TEMP MACRO ov_price_cents(p) AS CAST(
 """
 
 
+def ids_sql(customers: int) -> str:
+    """The customer ids as a temporary table: a table scan runs on every core, range()
+    on one."""
+    n = _check_int("customers", customers, 1)
+    return f"CREATE OR REPLACE TEMP TABLE ov_ids AS SELECT range AS i FROM range(1, {n + 1})"
+
+
 def customers_sql(customers: int, reference_date: date) -> str:
+    """The customers, from the ids of `ov_ids` (see ids_sql)."""
     n = _check_int("customers", customers, 1)
     ref = f"DATE '{reference_date.isoformat()}'"
     tier_slots = slots([share for _, share, _ in TIERS])
@@ -346,7 +354,7 @@ WITH geo AS (
            -- another customer of the same household (a close id), who may share an address
            CASE WHEN i > 50 THEN i - 1 - ov_n('dup_of', i, 50)
                 ELSE least(i + 1 + ov_n('dup_of', i, 50), {n}) END AS dup_of
-    FROM range(1, {n + 1}) AS t(i)
+    FROM ov_ids AS t(i)
 ), lang AS (
     SELECT *, ov_lang_idx(ci, customer_id) AS li,
            ov_lang_idx(ov_city_idx(dup_of), dup_of) AS dup_li
@@ -434,14 +442,18 @@ FROM shaped
 """
 
 
-def purchases_sql(reference_date: date, purchases_per_customer: float) -> str:
+def purchase_counts_sql(purchases_per_customer: float) -> str:
+    """How many purchases each buyer makes and the id of their first one, from `customers`.
+
+    Materialised (as `ov_purchase_counts`) before purchases_sql: the running sum is one
+    ordered window, and scanning its result as a table spreads the expansion over every
+    core.
+    """
     if not purchases_per_customer > 0:
         raise ValueError("purchases per customer must be > 0")
-    ref = f"DATE '{reference_date.isoformat()}'"
     tier_cases = " ".join(f"WHEN {lit(t)} THEN {f}" for t, _, f in TIERS)
     mean_factor = sum(share * factor for _, share, factor in TIERS) / 100
     buyer_mean = purchases_per_customer / (1 - NON_BUYERS) / mean_factor
-    n_stores = len(store_rows())
     return f"""
 WITH counts AS (
     SELECT customer_id, store_id AS home_store, signup_date,
@@ -452,13 +464,24 @@ WITH counts AS (
                                         * CASE loyalty_tier {tier_cases} END)))
                    AS BIGINT)) END AS n
     FROM customers
-), numbered AS (
-    SELECT *, sum(n) OVER (ORDER BY customer_id ROWS UNBOUNDED PRECEDING) - n AS first_id
-    FROM counts WHERE n > 0
-), expanded AS (
+)
+SELECT *, CAST(sum(n) OVER (ORDER BY customer_id ROWS UNBOUNDED PRECEDING) - n AS BIGINT)
+          AS first_id
+FROM counts WHERE n > 0
+"""
+
+
+def purchases_sql(reference_date: date, counts: str = "ov_purchase_counts") -> str:
+    """The purchases, from `counts`: the table `ov_purchase_counts`, or purchase_counts_sql
+    as a subquery (one pipeline: slower on many cores, but its Parquet row groups, hence
+    its bytes, are the same from run to run)."""
+    ref = f"DATE '{reference_date.isoformat()}'"
+    n_stores = len(store_rows())
+    return f"""
+WITH expanded AS (
     SELECT customer_id, home_store, signup_date,
            CAST(first_id + 1 + unnest(range(n)) AS BIGINT) AS purchase_id
-    FROM numbered
+    FROM {counts}
 ), drawn AS (
     SELECT *,
            1 + CAST(floor({PRODUCTS} * pow(ov_u('product', purchase_id), 2.2)) AS BIGINT)
@@ -562,12 +585,15 @@ def create_tables(
     threads: int | None = None,
 ) -> dict[str, int]:
     """Create (or replace) the four tables in `con`'s current schema; return row counts."""
+    purchase_counts = purchase_counts_sql(purchases_per_customer)  # checks the argument
     _prepare(con, seed, threads)
     con.execute(f"CREATE OR REPLACE TABLE stores AS {stores_sql()}")
     con.execute(f"CREATE OR REPLACE TABLE products AS {products_sql()}")
+    con.execute(ids_sql(customers))
     con.execute(f"CREATE OR REPLACE TABLE customers AS {customers_sql(customers, reference_date)}")
-    con.execute("CREATE OR REPLACE TABLE purchases AS "
-                + purchases_sql(reference_date, purchases_per_customer))
+    con.execute(f"CREATE OR REPLACE TEMP TABLE ov_purchase_counts AS {purchase_counts}")
+    con.execute(f"CREATE OR REPLACE TABLE purchases AS {purchases_sql(reference_date)}")
+    con.execute("DROP TABLE ov_ids; DROP TABLE ov_purchase_counts")
     return {table: _count(con, table) for table in TABLES}
 
 
@@ -595,12 +621,14 @@ def generate(
     reader = "read_parquet" if fmt == "parquet" else "read_csv"
     con = duckdb.connect(":memory:")
     try:
+        purchase_counts = purchase_counts_sql(purchases_per_customer)  # checks the argument
         _prepare(con, seed, threads)
+        con.execute(ids_sql(customers))
         queries = {
             "stores": stores_sql(),
             "products": products_sql(),
             "customers": customers_sql(customers, reference_date),
-            "purchases": purchases_sql(reference_date, purchases_per_customer),
+            "purchases": purchases_sql(reference_date, f"({purchase_counts}) AS c"),
         }
         counts = {}
         for table in ("stores", "products", "customers", "purchases"):

@@ -77,6 +77,14 @@ def test_same_seed_gives_identical_files(generated: Path, tmp_path: Path) -> Non
     assert digest(tmp_path / "again") == digest(generated)
 
 
+def test_identical_files_across_many_row_groups(tmp_path: Path) -> None:
+    """Big enough for several Parquet row groups (122,880 rows), written by several threads."""
+    gen = load_generator()
+    gen.generate(tmp_path / "a", 60_000, seed=5, threads=2)
+    gen.generate(tmp_path / "b", 60_000, seed=5, threads=2)
+    assert digest(tmp_path / "a") == digest(tmp_path / "b")
+
+
 def test_another_seed_gives_other_data(generated: Path, tmp_path: Path) -> None:
     load_generator().generate(tmp_path / "other", N, seed=43)
     theirs, ours = digest(tmp_path / "other"), digest(generated)
