@@ -41,6 +41,13 @@ class PortInput:
     def skipped(self) -> bool:
         return self.table is None
 
+    @property
+    def dimension(self) -> str:
+        """The profiles' dimension; validation guarantees one where activities read it."""
+        if self.schema.dimension is None:
+            raise ActivityError(f"{self.ref} holds file rows, not profiles")
+        return self.schema.dimension
+
 
 @dataclass
 class PortOutput:

@@ -26,8 +26,7 @@ def channel(a: object, inputs: list[PortInput], ctx: ExecContext) -> Outcome:
     if ctx.live:
         raise ActivityError(f"live {kind} delivery is not available yet: run in test mode")
     source = inputs[0]
-    dim = source.schema.dimension
-    assert dim is not None
+    dim = source.dimension
     spec = ctx.catalog.tables[dim].channels.get(kind)
     if spec is None:
         raise ActivityError(f"{dim!r} declares no {kind} channel in schema.yaml")

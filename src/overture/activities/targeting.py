@@ -211,8 +211,7 @@ def _union(tables: list[ir.Table], key: str, cols: list[str]) -> ir.Table:
 def deduplicate(a: act.Deduplicate, inputs: list[PortInput], ctx: ExecContext) -> Outcome:
     source = inputs[0]
     schema = source.schema
-    dim = schema.dimension
-    assert dim is not None
+    dim = source.dimension
     key = schema.key
     work = ctx.read(source)
     cols = list(work.columns)
@@ -269,8 +268,7 @@ def _keep_order(keep: act.KeepSpec, wide: ir.Table, key: str) -> list[Any]:
 def enrich(a: act.Enrich, inputs: list[PortInput], ctx: ExecContext) -> Outcome:
     source = inputs[0]
     schema = source.schema
-    dim = schema.dimension
-    assert dim is not None
+    dim = source.dimension
     work = ctx.read(source)
     resolver = ctx.resolver
     fields = {}
@@ -288,8 +286,7 @@ def enrich(a: act.Enrich, inputs: list[PortInput], ctx: ExecContext) -> Outcome:
 def split(a: act.Split, inputs: list[PortInput], ctx: ExecContext) -> Outcome:
     source = inputs[0]
     schema = source.schema
-    dim = schema.dimension
-    assert dim is not None
+    dim = source.dimension
     key = schema.key
     work = ctx.read(source)
     cols = list(work.columns)
@@ -351,8 +348,7 @@ def change_dimension(a: act.ChangeDimension, inputs: list[PortInput], ctx: ExecC
                      ) -> Outcome:
     source = inputs[0]
     schema = source.schema
-    dim = schema.dimension
-    assert dim is not None
+    dim = source.dimension
     link = ctx.catalog.link(dim, a.link)
     fields = {f"_c{i}": mine for i, mine in enumerate(link.on)}
     wide = _compile(lambda: ctx.compiler.scope(dim, ctx.read(source), schema, fields=fields))
@@ -367,8 +363,7 @@ def change_dimension(a: act.ChangeDimension, inputs: list[PortInput], ctx: ExecC
 @executes("save_audience")
 def save_audience(a: act.SaveAudience, inputs: list[PortInput], ctx: ExecContext) -> Outcome:
     source = inputs[0]
-    dim = source.schema.dimension
-    assert dim is not None
+    dim = source.dimension
     if ctx.live:
         table = ctx.read(source)
         info = audiences.save(ctx.plane, a.audience, dim,
