@@ -4,9 +4,9 @@
         [--reference-date 2027-03-01] [--format parquet|csv]
 
 Every value is a pure function of (seed, row id) computed by DuckDB's `hash()`: no
-Python loop ever touches a row, so 10M customers and 50M purchases take well under a
-minute or two on two cores, and the same seed and reference date always give
-byte-identical files. Dates are relative to the reference date.
+Python loop ever touches a row, so 10M customers and 50M purchases take about 50 s on
+two cores, and the same seed and reference date always give byte-identical files
+(with the same DuckDB version). Dates are relative to the reference date.
 
 Tables (one file per table, named TABLE.parquet or TABLE.csv):
 
