@@ -235,11 +235,15 @@ def deduplicate(a: act.Deduplicate, inputs: list[PortInput], ctx: ExecContext) -
     null_key = ibis.literal(False)
     for i in range(len(a.keys)):
         null_key = null_key | wide[f"_n{i}"].isnull()
-    order = _keep_order(a.keep, wide, key)
-    ranked = wide.mutate(_rank=ibis.row_number().over(
-        group_by=[wide[f"_n{i}"] for i in range(len(a.keys))], order_by=order))
-    kept = null_key | (ranked._rank < a.keep_count)
-    ranked = ranked.mutate(_kept=kept)
+    groups = [wide[f"_n{i}"] for i in range(len(a.keys))]
+    if a.keep.method == "first" and a.keep_count == 1:
+        # the lowest key of each group: a GROUP BY, cheaper than numbering every row
+        firsts = wide.filter(~null_key).group_by(groups).aggregate(_first=wide[key].min())
+        ranked = wide.mutate(_kept=null_key | wide[key].isin(firsts._first))
+    else:
+        order = _keep_order(a.keep, wide, key)
+        ranked = wide.mutate(_rank=ibis.row_number().over(group_by=groups, order_by=order))
+        ranked = ranked.mutate(_kept=null_key | (ranked._rank < a.keep_count))
     ports = {"out": ctx.write(a.id, "out", ranked.filter(ranked._kept).select(*cols))}
     if a.complement:
         ports["complement"] = ctx.write(a.id, "complement",
