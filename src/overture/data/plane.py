@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 import ibis
@@ -56,6 +58,8 @@ def audience_table_name(audience: str) -> str:
 class DataPlane:
     url: str
     con: BaseBackend
+    #: table expressions kept while `pinned()`: a run reads the same tables many times
+    _pinned: dict[str, ir.Table] | None = field(default=None, repr=False)
 
     @classmethod
     def connect(cls, url: str) -> DataPlane:
@@ -87,9 +91,20 @@ class DataPlane:
         return name in self.con.list_tables()
 
     def table(self, name: str) -> ir.Table:
-        if not self.has_table(name):
-            raise DataPlaneError(f"table {name!r} is not in the data plane")
-        return self.con.table(name)
+        return self.table_any(name)
+
+    @contextmanager
+    def pinned(self) -> Iterator[None]:
+        """Keep table expressions (and their schemas) while the block runs.
+
+        For a run, where only the engine changes tables: looking a table's schema up
+        costs a query, and a run looks the same tables up dozens of times.
+        """
+        self._pinned = {}
+        try:
+            yield
+        finally:
+            self._pinned = None
 
     def columns_of(self) -> dict[str, dict[str, str]]:
         """`{table: {column: type}}` for every user table, for checking names statically."""
@@ -102,11 +117,19 @@ class DataPlane:
     # ---- work tables ----
     def materialize(self, expr: ir.Table, name: str) -> int:
         """Write `expr` as table `name` (replacing it) and return its row count."""
-        self.con.create_table(name, expr, overwrite=True)
-        return int(self.con.table(name).count().execute())
+        self._forget(name)
+        table = self.con.create_table(name, expr, overwrite=True)
+        if self._pinned is not None:
+            self._pinned[name] = table
+        return int(table.count().execute())
 
     def drop(self, name: str) -> None:
+        self._forget(name)
         self.con.drop_table(name, force=True)
+
+    def _forget(self, name: str) -> None:
+        if self._pinned is not None:
+            self._pinned.pop(name, None)
 
     def count(self, expr: ir.Table) -> int:
         return int(expr.count().execute())
@@ -120,9 +143,14 @@ class DataPlane:
 
     def table_any(self, name: str) -> ir.Table:
         """A table the engine owns (work table, audience) or a user table."""
+        if self._pinned is not None and name in self._pinned:
+            return self._pinned[name]
         if not self.has_table(name):
             raise DataPlaneError(f"table {name!r} is not in the data plane")
-        return self.con.table(name)
+        table = self.con.table(name)
+        if self._pinned is not None:
+            self._pinned[name] = table
+        return table
 
     def close(self) -> None:
         disconnect = getattr(self.con, "disconnect", None)

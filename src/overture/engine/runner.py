@@ -78,6 +78,10 @@ class Runner:
         return lambda message: self.log(message, activity_id)
 
     def execute(self) -> dict[str, Any]:
+        with self.ws.data.pinned():
+            return self._execute()
+
+    def _execute(self) -> dict[str, Any]:
         campaign = self.validated.raise_for_problems()
         states = self.store.activity_runs(self.run_id)
         columns_of = self.ws.data.columns_of()
