@@ -256,3 +256,14 @@ def test_the_staged_text_table_is_dropped_after_typing(fresh: Harness) -> None:
     assert result["status"] == "done"
     leftovers = [t for t in fresh.ws.data.list_tables(include_internal=True) if "_raw" in t]
     assert leftovers == []
+
+
+def test_reconcile_trims_the_profiles_text_too(fresh: Harness) -> None:
+    # customer 3's email is stored as "ANA@example.com " (a trailing space)
+    _write(fresh.root, "fair.csv", ["email", "ANA@example.com", "ana@example.com"])
+    result = fresh.run("""
+        - {id: fair, type: load_file, path: fair.csv}
+        - {id: match, type: reconcile, inputs: [fair], match: {email: email}}
+    """)
+    # case still matters (spec §3): each line finds exactly its own profile
+    fresh.check(result, "match", "out", {1, 3})

@@ -126,7 +126,8 @@ def reconcile(a: act.Reconcile, inputs: list[PortInput], ctx: ExecContext) -> Ou
     right = target.select(*[target[c].name(f"t__{c}") for c in wanted])
     left = rows.select("_line", *[rows[c].name(f"f__{c}") for c in a.match])
     conditions = [_match_value(left[f"f__{file_col}"], right[f"t__{target_col}"])
-                  == right[f"t__{target_col}"] for file_col, target_col in a.match.items()]
+                  == _profile_value(right[f"t__{target_col}"])
+                  for file_col, target_col in a.match.items()]
     pairs = left.inner_join(right, conditions).select("_line", _key=right[f"t__{key}"])
     per_line = pairs.group_by("_line").aggregate(_n=pairs.count(), _key=pairs._key.min())
     single = per_line.filter(per_line._n == 1)
@@ -150,6 +151,11 @@ def reconcile(a: act.Reconcile, inputs: list[PortInput], ctx: ExecContext) -> Ou
     ctx.log(f"{n_unmatched} file rows matched no profile or several ({several} several), "
             f"{action}; {duplicates} rows named a profile already matched by an earlier line")
     return Outcome(ports)
+
+
+def _profile_value(target_col: ir.Value) -> ir.Value:
+    """Profile text is trimmed too: stray spaces on either side never hide a match."""
+    return target_col.strip() if target_col.type().is_string() else target_col
 
 
 def _match_value(file_col: ir.Value, target_col: ir.Value) -> ir.Value:
