@@ -502,6 +502,11 @@ class Compiler:
                 return col.startswith(text)
             if op == "contains":
                 return col.contains(text)
+            if self.ctx.plane.backend == "postgres":
+                # PostgreSQL's LIKE treats a backslash as an escape, DuckDB's does not:
+                # double it so that `\` matches itself on both, as the spec's LIKE has
+                # only the % and _ wildcards
+                text = text.replace("\\", "\\\\")
             return col.like(text)
         if op == "in_last":
             return self._in_last(col, dtype, raw, what)
