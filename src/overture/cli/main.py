@@ -49,6 +49,7 @@ def _register() -> None:
         ("overture.cli.rule", "rule"),
         ("overture.cli.runs", "runs"),
         ("overture.cli.audiences", "audiences"),
+        ("overture.cli.outbox", "outbox"),
     ):
         try:
             module = importlib.import_module(module_name)

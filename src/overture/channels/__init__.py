@@ -1,0 +1,1 @@
+"""Channels: content rendering, providers, the outbox."""
