@@ -9,7 +9,6 @@ import typer
 from rich.table import Table
 
 from overture.cli.common import clean_errors, console, fail, open_workspace
-from overture.data import audiences
 
 app = typer.Typer(help="Saved audiences: list them, or save a run's transition as one.",
                   no_args_is_help=True)
@@ -19,6 +18,8 @@ app = typer.Typer(help="Saved audiences: list them, or save a run's transition a
 @clean_errors
 def list_command(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Every saved audience with its dimension and size."""
+    from overture.data import audiences
+
     found = audiences.list_audiences(open_workspace().data)
     if as_json:
         typer.echo(json.dumps([{"name": a.name, "dimension": a.dimension, "rows": a.rows,
@@ -43,6 +44,8 @@ def save_command(
 ) -> None:
     """Save the profiles that went through a transition of a run (test runs included)."""
     import re
+
+    from overture.data import audiences
 
     if not re.match(r"^[a-z][a-z0-9_]*$", name):
         fail(f"audience name {name!r} must match [a-z][a-z0-9_]*")

@@ -8,9 +8,8 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import ibis
 import typer
 from rich.markup import escape
 from rich.progress import (
@@ -27,13 +26,10 @@ from rich.table import Table
 
 from overture.cli.common import clean_errors, console, err_console, fail, open_workspace
 from overture.data.catalog import Catalog
-from overture.data.loading import (
-    LoadResult,
-    load_into_workspace,
-    parse_type_options,
-    type_name,
-)
 from overture.data.workspace import Workspace
+
+if TYPE_CHECKING:  # the engine's libraries load only when a command needs them
+    from overture.data.loading import LoadResult
 
 app = typer.Typer(
     help="Load CSV and Parquet files into the data plane; inspect tables, columns and "
@@ -128,6 +124,8 @@ def load(
     as_json: JsonOption = False,
 ) -> None:
     """Load a CSV or Parquet file into a table; a failed load leaves the table untouched."""
+    from overture.data.loading import load_into_workspace, parse_type_options
+
     types = parse_type_options(type_ or [])
     with _workspace() as ws:
         bar = _Bar(f"{table} ← {file.name}", enabled=not as_json and err_console.is_terminal)
@@ -250,6 +248,8 @@ def show(
     as_json: JsonOption = False,
 ) -> None:
     """Show a table's columns with their types and roles in schema.yaml, and its row count."""
+    from overture.data.loading import type_name
+
     with _workspace() as ws:
         _require_table(ws, table)
         expr = ws.data.table(table)
@@ -291,6 +291,10 @@ def values(
     as_json: JsonOption = False,
 ) -> None:
     """The most frequent values of a column, with counts and shares (NULL included)."""
+    import ibis
+
+    from overture.data.loading import type_name
+
     with _workspace() as ws:
         _require_table(ws, table)
         expr = ws.data.table(table)

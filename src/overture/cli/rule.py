@@ -11,12 +11,10 @@ from zoneinfo import ZoneInfo
 import typer
 
 from overture.cli.common import clean_errors, console, fail, open_workspace
-from overture.data import audiences
 from overture.data.workspace import Workspace
 from overture.definition.campaign import read_document
 from overture.definition.errors import InvalidDocument
 from overture.definition.validation import test_variables, validate
-from overture.rules.compiler import Compiler, RuleContext
 
 app = typer.Typer(help="Show the SQL of an activity's rule, or count it.", no_args_is_help=True)
 
@@ -25,7 +23,9 @@ Target = Annotated[str, typer.Argument(
 
 
 def _expression(ws: Workspace, file: Path, target: str, clock: str | None) -> Any:
+    from overture.data import audiences
     from overture.engine.environment import environment_for
+    from overture.rules.compiler import Compiler, RuleContext
 
     raw = read_document(file)
     result = validate(raw, environment_for(ws, file.parent.resolve()))
