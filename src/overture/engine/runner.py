@@ -66,6 +66,7 @@ class Runner:
     variables: dict[str, Any]
     base_dir: Path | None = None
     observer: Observer | None = None
+    columns_of: dict[str, dict[str, str]] | None = None  # as validation read them
 
     @property
     def store(self) -> Any:
@@ -84,7 +85,8 @@ class Runner:
     def _execute(self) -> dict[str, Any]:
         campaign = self.validated.raise_for_problems()
         states = self.store.activity_runs(self.run_id)
-        columns_of = self.ws.data.columns_of()
+        columns_of = self.columns_of if self.columns_of is not None \
+            else self.ws.data.columns_of()
         for activity_id in self.validated.order:
             state = states.get(activity_id)
             if state is not None and state.status in CHECKPOINTED:
@@ -160,7 +162,8 @@ def start_run(ws: Workspace, raw: dict[str, Any], *, base_dir: Path | None, mode
               observer: Observer | None = None, run_id: str | None = None) -> dict[str, Any]:
     """Validate, record and execute a new run of a campaign document."""
     doc = absolutize_paths(raw, base_dir)
-    validated = validate(doc, environment_for(ws, base_dir))
+    env = environment_for(ws, base_dir)
+    validated = validate(doc, env)
     if validated.problems:
         raise InvalidDocument(validated.problems)
     campaign = validated.raise_for_problems()
@@ -170,7 +173,8 @@ def start_run(ws: Workspace, raw: dict[str, Any], *, base_dir: Path | None, mode
     ws.control.create_run(run_id=run_id, campaign=campaign.name, mode=mode, document=doc,
                           variables=_jsonable(values), clock=moment)
     ws.control.log(run_id, f"{mode} run started, clock {moment.isoformat()}")
-    runner = Runner(ws, run_id, validated, mode, moment, values, base_dir, observer)
+    runner = Runner(ws, run_id, validated, mode, moment, values, base_dir, observer,
+                    env.columns_of)
     return runner.execute()
 
 
@@ -181,13 +185,14 @@ def resume_run(ws: Workspace, run_id: str, observer: Observer | None = None) -> 
         raise RunError(f"run {run.id} is done already: nothing to resume")
     if run.pruned_at is not None:
         raise RunError(f"run {run.id} was pruned: its work tables are gone")
-    validated = validate(run.document, environment_for(ws, None))
+    env = environment_for(ws, None)
+    validated = validate(run.document, env)
     if validated.problems:
         raise InvalidDocument(validated.problems)
     ws.control.update_run(run.id, status=RunStatus.RUNNING.value)
     ws.control.log(run.id, "run resumed")
     runner = Runner(ws, run.id, validated, run.mode, run.clock, dict(run.variables), None,
-                    observer)
+                    observer, env.columns_of)
     return runner.execute()
 
 
