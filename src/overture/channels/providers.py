@@ -1,0 +1,243 @@
+"""Providers: the plug-ins that deliver messages, registered by type, configured in overture.toml.
+
+Spec §8. `[channels]` names the provider each channel uses (`outbox` unless the file
+says otherwise); `[providers.NAME]` configures one with a `type` and its settings.
+Secrets never appear in the file: a setting `password_env = "SMTP_PASSWORD"` names
+the environment variable that holds the password.
+
+A provider type registers itself with `@register("type")` on a class that has a
+`from_config(name, settings)` class method; `provider_from_config` builds one.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any, Literal, Protocol, TypeVar, runtime_checkable
+
+from overture.errors import OvertureError
+
+Channel = Literal["email", "sms", "push"]
+CHANNELS: tuple[Channel, ...] = ("email", "sms", "push")
+DEFAULT_PROVIDER = "outbox"
+
+# Settings that hold a secret: refused when written in the file.
+SECRET_KEYS = frozenset({
+    "password", "token", "secret", "api_key", "apikey", "auth_header", "auth_token",
+    "access_token", "private_key", "client_secret", "credentials",
+})
+SECRET_SUFFIXES = ("_password", "_token", "_secret")
+
+
+class ProviderConfigError(OvertureError):
+    """A provider that cannot be built from overture.toml and the environment."""
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    """One rendered message for one recipient, ready for a provider."""
+
+    message_id: uuid.UUID
+    channel: Channel
+    to: str
+    payload: EmailMessage | dict[str, Any]   # an EmailMessage for email, a dict for sms/push
+    category: str = "marketing"
+    campaign: str | None = None
+    run_id: str | None = None
+    activity_id: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.channel not in CHANNELS:
+            raise ValueError(f"unknown channel {self.channel!r}; channels: {', '.join(CHANNELS)}")
+        if self.channel == "email" and not isinstance(self.payload, EmailMessage):
+            raise TypeError("an email's payload is an email.message.EmailMessage")
+        if self.channel != "email" and not isinstance(self.payload, dict):
+            raise TypeError(f"an {self.channel} payload is a dict")
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """What a provider answered: `transient` failures may be retried, others may not."""
+
+    ok: bool
+    provider_id: str | None = None
+    transient: bool = False
+    error: str | None = None
+
+    @classmethod
+    def sent(cls, provider_id: str | None = None) -> SendResult:
+        return cls(ok=True, provider_id=provider_id)
+
+    @classmethod
+    def failed(cls, error: str, *, transient: bool = False) -> SendResult:
+        return cls(ok=False, transient=transient, error=error)
+
+
+@runtime_checkable
+class Provider(Protocol):
+    """A configured provider: `name` is its name in overture.toml."""
+
+    name: str
+    channels: frozenset[str]
+
+    def send(self, message: OutgoingMessage) -> SendResult: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass
+class ProviderSettings:
+    """A `[providers.NAME]` section with its secrets resolved from the environment."""
+
+    name: str
+    section: dict[str, Any]
+    env: Mapping[str, str]
+    state_dir: Path | None = None
+    secrets: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def where(self) -> str:
+        return f"[providers.{self.name}]"
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.section.get(key, default)
+
+    def require(self, key: str) -> Any:
+        if key not in self.section:
+            raise ProviderConfigError(f"{self.where}: `{key}` is required")
+        return self.section[key]
+
+    def secret(self, key: str, *, required: bool = True) -> str | None:
+        """The secret `key`, read from the variable `KEY_env` names."""
+        if key in self.secrets:
+            return self.secrets[key]
+        if required:
+            raise ProviderConfigError(
+                f"{self.where}: `{key}_env` is required: the name of the environment "
+                f"variable that holds the {key.replace('_', ' ')}")
+        return None
+
+
+_REGISTRY: dict[str, Callable[[str, ProviderSettings], Provider]] = {}
+
+T = TypeVar("T")
+
+
+def register(type_name: str) -> Callable[[T], T]:
+    """Class decorator: make `type = "type_name"` build this class via its `from_config`."""
+
+    def decorate(cls: T) -> T:
+        factory = getattr(cls, "from_config", None)
+        if not callable(factory):
+            raise TypeError(f"provider type {type_name!r}: {cls!r} has no from_config()")
+        _REGISTRY[type_name] = factory
+        return cls
+
+    return decorate
+
+
+def known_types() -> list[str]:
+    _load_builtins()
+    return sorted(_REGISTRY)
+
+
+def _load_builtins() -> None:
+    """Import the modules whose providers register themselves."""
+    import overture.channels.outbox  # noqa: F401
+
+
+def _is_secret_key(key: str) -> bool:
+    return key in SECRET_KEYS or key.endswith(SECRET_SUFFIXES)
+
+
+def provider_from_config(name: str, section: Mapping[str, Any], env: Mapping[str, str], *,
+                         state_dir: Path | None = None) -> Provider:
+    """Build the provider `[providers.name]` describes; secrets come from `env`."""
+    where = f"[providers.{name}]"
+    if not isinstance(section, Mapping):
+        raise ProviderConfigError(f"{where}: must be a table of settings")
+    for key in section:
+        if _is_secret_key(key):
+            raise ProviderConfigError(
+                f"{where}: `{key}` must not be written in overture.toml; put it in an "
+                f"environment variable and give that variable's name with `{key}_env`")
+    secrets: dict[str, str] = {}
+    for key, variable in section.items():
+        if not key.endswith("_env"):
+            continue
+        if not isinstance(variable, str) or not variable:
+            raise ProviderConfigError(f"{where}: `{key}` must name an environment variable")
+        if variable not in env:
+            raise ProviderConfigError(
+                f"{where}: environment variable {variable} is not set (named by `{key}`)")
+        secrets[key.removesuffix("_env")] = env[variable]
+    type_name = section.get("type")
+    if not type_name:
+        raise ProviderConfigError(f"{where}: `type` is required; known types: "
+                                  f"{', '.join(known_types())}")
+    types = known_types()
+    if type_name not in _REGISTRY:
+        raise ProviderConfigError(
+            f"{where}: unknown provider type {type_name!r}; known types: {', '.join(types)}")
+    settings = ProviderSettings(name=name, section=dict(section), env=env,
+                                state_dir=state_dir, secrets=secrets)
+    return _REGISTRY[type_name](name, settings)
+
+
+def channel_provider_names(config: Mapping[str, Any]) -> dict[str, str]:
+    """Which provider each channel uses: `[channels]`, `outbox` by default."""
+    channels = config.get("channels") or {}
+    if not isinstance(channels, Mapping):
+        raise ProviderConfigError("[channels] must be a table: channel = \"provider\"")
+    unknown = sorted(set(channels) - set(CHANNELS))
+    if unknown:
+        raise ProviderConfigError(f"[channels]: unknown channel {unknown[0]!r}; "
+                                  f"channels: {', '.join(CHANNELS)}")
+    names: dict[str, str] = {}
+    for channel in CHANNELS:
+        value = channels.get(channel, DEFAULT_PROVIDER)
+        if not isinstance(value, str) or not value:
+            raise ProviderConfigError(f"[channels]: `{channel}` must name a provider")
+        names[channel] = value
+    return names
+
+
+def providers_for_workspace(config: Mapping[str, Any], env: Mapping[str, str], *,
+                            state_dir: Path | None = None) -> dict[str, Provider]:
+    """The provider of every channel (spec §8); one instance per provider name.
+
+    `outbox` needs no `[providers.outbox]` section: it is the embedded default.
+    `state_dir` is the workspace's `.overture/` folder (where the outbox lives).
+    """
+    sections = config.get("providers") or {}
+    if not isinstance(sections, Mapping):
+        raise ProviderConfigError("[providers] must hold one table per provider")
+    built: dict[str, Provider] = {}
+    result: dict[str, Provider] = {}
+    try:
+        for channel, name in channel_provider_names(config).items():
+            if name not in built:
+                if name in sections:
+                    section = sections[name]
+                elif name == DEFAULT_PROVIDER:
+                    section = {"type": DEFAULT_PROVIDER}
+                else:
+                    configured = ", ".join(sorted(sections)) or "none"
+                    raise ProviderConfigError(
+                        f"[channels]: {channel} uses provider {name!r}, but overture.toml has "
+                        f"no [providers.{name}] (configured: {configured})")
+                built[name] = provider_from_config(name, section, env, state_dir=state_dir)
+            provider = built[name]
+            if channel not in provider.channels:
+                raise ProviderConfigError(
+                    f"[channels]: provider {name!r} cannot send {channel} "
+                    f"(it sends {', '.join(sorted(provider.channels))})")
+            result[channel] = provider
+    except BaseException:
+        for provider in built.values():
+            provider.close()
+        raise
+    return result
