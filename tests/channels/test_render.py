@@ -134,12 +134,32 @@ def test_sandbox_refuses_private_attributes_at_compile_time(source: str) -> None
     ("{{ 'x' * 100000000 }}", "too long"),
     ("{{ 2 ** 100000 }}", "too large"),
     ("{% for i in range(10**9) %}{% endfor %}", "too big"),
+    ("{% set l = [1] %}{{ l.append(2) }}", "unsafe"),
+    ("{% set d = {} %}{{ d.update(a=1) }}", "unsafe"),
 ])
 def test_sandbox_refuses_at_render_time(source: str, reason: str) -> None:
     c = compiled(subject="s", text=source)
     with pytest.raises(ContentError, match=reason) as info:
         render_message(c, PROFILE, {})
     assert info.value.field_path == "text"
+
+
+def test_rendering_cannot_change_vars_for_the_next_profile() -> None:
+    c = compiled(subject="s", text="{{ vars.stores.pop() }}")
+    variables = {"stores": ["Lyon", "Paris"]}
+    with pytest.raises(ContentError):
+        render_message(c, PROFILE, variables)
+    assert variables == {"stores": ["Lyon", "Paris"]}
+
+
+def test_documented_filters_work() -> None:
+    c = compiled(subject="{{ first_name|title }} {{ '%.2f'|format(total) }} {{ total|round(1) }}",
+                 text="{{ vars.sizes|join(', ') }} {{ name|truncate(9) }} {{ mail|urlencode }}")
+    msg = render_message(c, {"id": 1, "first_name": "zoé", "total": 129.904,
+                             "name": "Linen shirt, blue", "mail": "a+b@x.example"},
+                         {"sizes": ["S", "M"]})
+    assert msg.subject == "Zoé 129.90 129.9"
+    assert msg.text == "S, M Linen... a%2Bb%40x.example"
 
 
 def test_no_loader_so_no_include() -> None:

@@ -27,7 +27,7 @@ from typing import Any
 
 from jinja2 import StrictUndefined, Template, TemplateError, TemplateSyntaxError, meta, nodes
 from jinja2.exceptions import SecurityError, UndefinedError
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedEnvironment
 
 from overture.definition.activities import Channel, Variant
 from overture.definition.errors import Problem
@@ -56,8 +56,10 @@ class ContentError(OvertureError):
         super().__init__(f"{where}: {message}" if where else message)
 
 
-class _ContentSandbox(SandboxedEnvironment):
-    """The sandbox, with `*` and `**` bounded so that no template builds a huge value."""
+class _ContentSandbox(ImmutableSandboxedEnvironment):
+    """The sandbox: no `_` attributes, no mutation of lists and dicts (so one profile's
+    rendering cannot change `vars` for the next), `*` and `**` bounded so that no
+    template builds a huge value."""
 
     intercepted_binops = frozenset({"*", "**"})
 
