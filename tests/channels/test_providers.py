@@ -75,6 +75,9 @@ def test_missing_environment_variable_is_named() -> None:
         provider_from_config("sms_gateway", {"type": "recorder", "auth_header_env": "SMS_TOKEN"},
                              {"OTHER": "x"})
     assert "[providers.sms_gateway]" in str(info.value)
+    with pytest.raises(ProviderConfigError, match="SMS_TOKEN is empty"):
+        provider_from_config("sms_gateway", {"type": "recorder", "auth_header_env": "SMS_TOKEN"},
+                             {"SMS_TOKEN": ""})
 
 
 @pytest.mark.parametrize("key", ["password", "token", "auth_header", "api_key", "smtp_password"])

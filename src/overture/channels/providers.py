@@ -164,6 +164,14 @@ def provider_from_config(name: str, section: Mapping[str, Any], env: Mapping[str
             raise ProviderConfigError(
                 f"{where}: `{key}` must not be written in overture.toml; put it in an "
                 f"environment variable and give that variable's name with `{key}_env`")
+    type_name = section.get("type")
+    if not type_name:
+        raise ProviderConfigError(f"{where}: `type` is required; known types: "
+                                  f"{', '.join(known_types())}")
+    types = known_types()
+    if type_name not in _REGISTRY:
+        raise ProviderConfigError(
+            f"{where}: unknown provider type {type_name!r}; known types: {', '.join(types)}")
     secrets: dict[str, str] = {}
     for key, variable in section.items():
         if not key.endswith("_env"):
@@ -173,15 +181,10 @@ def provider_from_config(name: str, section: Mapping[str, Any], env: Mapping[str
         if variable not in env:
             raise ProviderConfigError(
                 f"{where}: environment variable {variable} is not set (named by `{key}`)")
+        if not env[variable]:
+            raise ProviderConfigError(
+                f"{where}: environment variable {variable} is empty (named by `{key}`)")
         secrets[key.removesuffix("_env")] = env[variable]
-    type_name = section.get("type")
-    if not type_name:
-        raise ProviderConfigError(f"{where}: `type` is required; known types: "
-                                  f"{', '.join(known_types())}")
-    types = known_types()
-    if type_name not in _REGISTRY:
-        raise ProviderConfigError(
-            f"{where}: unknown provider type {type_name!r}; known types: {', '.join(types)}")
     settings = ProviderSettings(name=name, section=dict(section), env=env,
                                 state_dir=state_dir, secrets=secrets)
     return _REGISTRY[type_name](name, settings)
