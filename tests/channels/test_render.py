@@ -162,10 +162,15 @@ def test_documented_filters_work() -> None:
     assert msg.text == "S, M Linen... a%2Bb%40x.example"
 
 
-def test_no_loader_so_no_include() -> None:
-    c = compiled(subject="s", text="{% include '/etc/passwd' %}")
-    with pytest.raises(ContentError, match=r"vip_mail\.text"):
-        render_message(c, PROFILE, {})
+@pytest.mark.parametrize(("source", "tag"), [
+    ("{% include '/etc/passwd' %}", "include"),
+    ("x\n{% import 'macros' as m %}", "import"),
+    ("{% from 'm' import f %}", "from"),
+    ("{% extends 'base.html' %}", "extends"),
+])
+def test_no_include_import_or_extends(source: str, tag: str) -> None:
+    with pytest.raises(ContentError, match=r"^vip_mail\.text: line \d: \{% " + tag):
+        compiled(subject="s", text=source)
     assert content_environment().loader is None
 
 

@@ -181,6 +181,13 @@ def compile_template(
         raise ContentError(activity, field_path, f"invalid template: {error}") from None
     except RecursionError:
         raise ContentError(activity, field_path, "template nested too deeply") from None
+    for node in ast.find_all((nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends)):
+        tag = {nodes.Include: "include", nodes.Import: "import", nodes.FromImport: "from",
+               nodes.Extends: "extends"}[type(node)]
+        raise ContentError(
+            activity, field_path,
+            f"line {node.lineno}: {{% {tag} %}} is not allowed: a template stands alone",
+        )
     refused = _refused_access(ast)
     if refused is not None:
         first, names = refused
