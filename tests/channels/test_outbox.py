@@ -262,3 +262,17 @@ def test_cli_empty_outbox(tmp_path: Path) -> None:
     assert code == 0 and "empty" in out
     code, out = invoke(ws, "list", "--json")
     assert json.loads(out) == []
+
+
+def test_concurrent_workers_store_each_id_once(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    provider = OutboxProvider(tmp_path)
+    messages = [m for p in range(20) for m in (email_out(f"p{p}"), sms_out(f"{p:02d}"))]
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(provider.send, messages * 3))
+    provider.close()
+    assert all(r.ok for r in results)
+    assert len(mail_files(tmp_path)) == 20
+    lines = (tmp_path / "sms.jsonl").read_text().splitlines()
+    assert len(lines) == 20 and len({json.loads(line)["message_id"] for line in lines}) == 20
