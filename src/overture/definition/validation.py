@@ -426,7 +426,22 @@ class _Checker:
         if a.type not in channels:
             self.problem(a.id, f"{a.id}.type", f"{dim!r} declares no {a.type} channel in "
                                                "schema.yaml (tables.<name>.channels)")
+        if a.type in ("email", "sms", "push"):
+            self._content(a, set(schema.columns) | set(self.env.columns_of.get(dim, {})))
         return {"out": schema}
+
+    def _content(self, a: Any, available: set[str]) -> None:
+        """Templates compile in the sandbox and name only columns and variables that exist."""
+        from overture.channels.render import CompiledContent, ContentError, check_variables
+
+        try:
+            compiled = CompiledContent.compile(a, self.env.base_dir or Path.cwd())
+        except ContentError as exc:
+            path = f"{a.id}.{exc.field_path}" if exc.field_path else a.id
+            self.problem(a.id, path, exc.message)
+            return
+        self.out.problems.extend(check_variables(compiled, available,
+                                                 variables=set(self.c.variables)))
 
     _a_email = _a_sms = _a_push = _a_direct_mail = _channel
 

@@ -53,7 +53,24 @@ def absolutize_paths(raw: dict[str, Any], base_dir: Path | None) -> dict[str, An
             path = activity.get("path")
             if isinstance(path, str) and path and not Path(path).is_absolute():
                 activity["path"] = str((base_dir / path).resolve())
+        elif isinstance(activity, dict):
+            _absolutize_content(activity, base_dir)
     return doc
+
+
+def _absolutize_content(node: Any, base_dir: Path) -> None:
+    """Channel content given as `{file: PATH}`, anywhere in an activity, made absolute."""
+    if isinstance(node, list):
+        for item in node:
+            _absolutize_content(item, base_dir)
+    elif isinstance(node, dict):
+        path = node.get("file")
+        if set(node) == {"file"} and isinstance(path, str) and path \
+                and not Path(path).is_absolute():
+            node["file"] = str((base_dir / path).resolve())
+            return
+        for value in node.values():
+            _absolutize_content(value, base_dir)
 
 
 @dataclass
