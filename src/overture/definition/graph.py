@@ -139,12 +139,3 @@ def topological_order(campaign: Campaign, edges: dict[str, list[PortRef]]) -> li
     for node in ids:
         place(node, frozenset())
     return order
-
-
-def consumers(edges: dict[str, list[PortRef]]) -> dict[str, list[str]]:
-    """For each activity, the activities that read one of its ports."""
-    out: dict[str, list[str]] = {}
-    for target, refs in edges.items():
-        for ref in refs:
-            out.setdefault(ref.activity, []).append(target)
-    return out

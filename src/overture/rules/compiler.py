@@ -189,13 +189,11 @@ class Compiler:
         fields: dict[str, str] | None = None,
         aggregates: list[AggregateColumn] | None = None,
         collect: list[CollectSpec] | None = None,
-        keep_all: bool = False,
     ) -> ir.Table:
         """`work` (or the dimension's key) plus computed columns.
 
         One non-null boolean column per entry of `rules`, one value column per entry of
         `fields` (alias -> field name), one per aggregate, and the collected columns.
-        With no work table, `keep_all` keeps every column of the dimension, not only its key.
         """
         rules = {name: expand_filters(rule, self.ctx.filters_dir)
                  for name, rule in (rules or {}).items()}
@@ -214,7 +212,7 @@ class Compiler:
             needs.aggregates[id(node)] = (f"a{len(needs.aggregates)}", node)
         for spec_c in collect or []:
             self._many(dimension, spec_c.link, needs)
-        wide, out_cols = self._wide(dimension, work, schema, needs, keep_all)
+        wide, out_cols = self._wide(dimension, work, schema, needs)
         computed: dict[str, ir.Value] = {}
         for name, rule in rules.items():
             pred = self._predicate(rule, wide, dimension, schema, needs)
@@ -314,15 +312,14 @@ class Compiler:
 
     # ------------------------------------------------------------ the wide table
     def _wide(self, dimension: str, work: ir.Table | None, schema: PortSchema | None,
-              needs: _Needs, keep_all: bool = False) -> tuple[ir.Table, list[tuple[str, str]]]:
+              needs: _Needs) -> tuple[ir.Table, list[tuple[str, str]]]:
         plane = self.ctx.plane
         key = self.r.key_of(dimension)
         dim = plane.table(dimension)
         if work is None:
-            wanted = dim.columns if keep_all else self._dim_columns(dim, key, needs)
-            wide = dim.select(*[dim[c].name(f"d__{c}") for c in wanted])
+            wide = dim.select(*[dim[c].name(f"d__{c}") for c in self._dim_columns(dim, key, needs)])
             key_col = f"d__{key}"
-            out_cols = [(f"d__{c}", c) for c in dim.columns] if keep_all else [(key_col, key)]
+            out_cols = [(key_col, key)]
         else:
             wide = work.select(*[work[c].name(f"w__{c}") for c in work.columns])
             key_col = f"w__{key}"
@@ -562,14 +559,6 @@ class Compiler:
         computed = {name: self._predicate(rule, wide, table_name, None, needs).fill_null(False)
                     for name, rule in rules.items()}
         return wide.select(*[wide[f"d__{c}"].name(c) for c in rows.columns], **computed)
-
-    def related_rows(self, table: str, where: Any) -> ir.Table:
-        """Every column of `table`'s rows where `where` holds (all rows when None)."""
-        rows = self.ctx.plane.table(table)
-        if where is None:
-            return rows
-        wide = self._scope_rows(table, rows, {"_m": where})
-        return wide.filter(wide["_m"]).drop("_m")
 
     def _collect_columns(self, wide: ir.Table, dimension: str, spec: CollectSpec,
                          prefix: str, restrict: ir.Column | None
