@@ -6,15 +6,41 @@ import uuid
 
 import pytest
 
-from overture.channels.identity import MESSAGE_NAMESPACE, message_id, message_id_header
+import hashlib
+
+import ibis
+
+from overture.channels.identity import message_id, message_id_header, message_id_sql
 
 
-def test_deterministic_and_a_uuid5() -> None:
+def test_deterministic_and_pinned() -> None:
     first = message_id("run-1", "vip_mail", "c42")
     assert first == message_id("run-1", "vip_mail", "c42")
-    assert first.version == 5
-    # pinned: a change of namespace or encoding would re-identify every past message
-    assert first == uuid.uuid5(MESSAGE_NAMESPACE, "5:run-1|8:vip_mail|3:c42")
+    assert first.version == 3 and first.variant == uuid.RFC_4122
+    # pinned: a change of encoding would re-identify every past message
+    digest = hashlib.md5(b"5:run-1|8:vip_mail|c42").hexdigest()
+    assert str(first) == "03f13d89-87db-378b-8902-b678943cfb81"
+    assert first.hex[:12] == digest[:12] and first.hex[17:] == digest[17:]
+
+
+KEYS = ["c42", "1", "é", "x|y", "", "999999", "3:a|b"] + [str(n) for n in range(40)]
+
+
+def _engine_ids(con: ibis.BaseBackend) -> dict[str, str]:
+    table = ibis.memtable({"k": KEYS})
+    expr = table.mutate(mid=message_id_sql("run-1", "vip_mail", table.k))
+    return {row["k"]: row["mid"] for row in con.execute(expr).to_dict("records")}
+
+
+def test_the_engine_computes_the_same_ids_on_duckdb() -> None:
+    ids = _engine_ids(ibis.duckdb.connect())
+    assert ids == {k: str(message_id("run-1", "vip_mail", k)) for k in KEYS}
+
+
+@pytest.mark.postgres
+def test_the_engine_computes_the_same_ids_on_postgres(postgres_url: str) -> None:
+    ids = _engine_ids(ibis.connect(postgres_url))
+    assert ids == {k: str(message_id("run-1", "vip_mail", k)) for k in KEYS}
 
 
 @pytest.mark.parametrize("other", [

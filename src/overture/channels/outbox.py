@@ -65,6 +65,8 @@ class OutboxProvider:
     """Stores every channel's messages in a folder; `send` never fails transiently."""
 
     channels: frozenset[str] = frozenset(CHANNELS)
+    concurrency: int = 1
+    rate: float | None = None
 
     def __init__(self, directory: Path, name: str = "outbox") -> None:
         self.name = name

@@ -66,22 +66,31 @@ class SendResult:
     provider_id: str | None = None
     transient: bool = False
     error: str | None = None
+    retry_after: float | None = None   # seconds the provider asked to wait (HTTP Retry-After)
 
     @classmethod
     def sent(cls, provider_id: str | None = None) -> SendResult:
         return cls(ok=True, provider_id=provider_id)
 
     @classmethod
-    def failed(cls, error: str, *, transient: bool = False) -> SendResult:
-        return cls(ok=False, transient=transient, error=error)
+    def failed(cls, error: str, *, transient: bool = False,
+               retry_after: float | None = None) -> SendResult:
+        return cls(ok=False, transient=transient, error=error, retry_after=retry_after)
 
 
 @runtime_checkable
 class Provider(Protocol):
-    """A configured provider: `name` is its name in overture.toml."""
+    """A configured provider: `name` is its name in overture.toml.
+
+    `send` is called from up to `concurrency` threads at once and never raises for a
+    delivery problem: it answers a SendResult (transient failures are retried by the
+    caller, with backoff). `rate` is the provider's messages-per-second limit, or None.
+    """
 
     name: str
     channels: frozenset[str]
+    concurrency: int
+    rate: float | None
 
     def send(self, message: OutgoingMessage) -> SendResult: ...
 
