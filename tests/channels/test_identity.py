@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 
-import pytest
-
-import hashlib
-
 import ibis
+import pytest
 
 from overture.channels.identity import message_id, message_id_header, message_id_sql
 

@@ -28,6 +28,8 @@ class Recorder:
     """A test provider: remembers what it was given."""
 
     channels = frozenset({"sms", "push"})
+    concurrency = 1
+    rate = None
 
     def __init__(self, name: str, settings: ProviderSettings) -> None:
         self.name = name
