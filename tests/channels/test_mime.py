@@ -172,3 +172,13 @@ def test_invalid_requests() -> None:
               one_click=True)
     with pytest.raises(ValueError, match="needs list_unsubscribe"):
         build(RenderedMessage(subject="s", text="t"), one_click=True)
+
+
+def test_a_long_unsubscribe_url_stays_a_literal_url() -> None:
+    url = "https://t.example.com/u/" + "a1b2c3d4" * 12
+    message = build_email(RenderedMessage(subject="s", html="<p>x</p>"), from_="a@b.example",
+                          to="c@d.example", message_id="m1", list_unsubscribe=url,
+                          one_click=True)
+    raw = message.as_bytes()
+    assert f"List-Unsubscribe: <{url}>\r\n".encode() in raw
+    assert b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n" in raw

@@ -60,6 +60,7 @@ class Outcome:
     ports: dict[str, PortOutput] = field(default_factory=dict)
     excluded: dict[str, int] | None = None
     clock: datetime | None = None  # set by waits: the clock downstream activities see
+    waiting: str | None = None  # the activity stops here for now (why), resumable
 
 
 @dataclass
@@ -78,6 +79,10 @@ class ExecContext:
     filters_dir: Path | None = None
     base_dir: Path | None = None
     log: Callable[[str], None] = lambda message: None
+    config: dict[str, Any] = field(default_factory=dict)  # overture.toml
+    state_dir: Path | None = None  # the workspace's .overture/ folder
+    providers: Callable[[str, str | None], Any] | None = None
+    progress: Callable[[int, int], None] | None = None  # (done, total) while sending
     _compiler: Compiler | None = None
 
     @property
@@ -106,6 +111,13 @@ class ExecContext:
                 timezone=self.timezone, variables=self.variables,
                 filters_dir=self.filters_dir, audience_table=audience_table))
         return self._compiler
+
+    def provider_for(self, channel: str, name: str | None = None) -> Any:
+        """The provider a channel activity sends through (its own `provider`, else the
+        channel's in overture.toml)."""
+        if self.providers is None:
+            raise ActivityError("no providers in this context: live sending needs a workspace")
+        return self.providers(channel, name)
 
     def table_name(self, activity: str, port: str) -> str:
         return work_table_name(self.run_id, activity, port)

@@ -1,53 +1,177 @@
-"""Channel activities in test mode: who would be sent to, and who is excluded and why.
+"""Channel activities (email, SMS, push): who is sent to, who is excluded and why.
 
-The address and consent checks run in the engine (one grouped count per reason);
-rendering and delivery come with the channels work.
+Test mode computes the plan (spec §5) and renders a few samples, sending nothing.
+Live mode writes the plan to the message log once, sends every pending message
+through the provider, and passes on the profiles actually sent to. A resumed live
+run finds its plan and sends only what is still pending.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import Any
+
 import ibis
 
-from overture.activities.base import ActivityError, ExecContext, Outcome, PortInput, executes
+from overture.activities.base import (
+    ActivityError,
+    ExecContext,
+    Outcome,
+    PortInput,
+    PortOutput,
+    executes,
+)
+from overture.channels import plan as planning
+from overture.channels.compose import Composer
+from overture.channels.identity import message_id_sql
+from overture.channels.plan import EXCLUSION_ORDER, PlanOptions
+from overture.channels.render import CompiledContent, ContentError
+from overture.channels.settings import DeliverySettings, delivery_settings, tracking_base_url
+from overture.data import messages
 
-#: the first reason that applies wins (spec §5), in this order
-EXCLUSION_ORDER = ("no_address", "invalid_address", "no_consent")
-_VALID = {
-    "email": r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
-    "sms": r"^\+?[0-9][0-9 ().-]{5,19}$",
-    "push": r"^\S{8,}$",
-}
+__all__ = ["EXCLUSION_ORDER", "channel"]
+
+SAMPLES = 3
 
 
-@executes("email", "sms", "push", "direct_mail")
-def channel(a: object, inputs: list[PortInput], ctx: ExecContext) -> Outcome:
-    activity_id = getattr(a, "id")  # noqa: B009 - any channel model
-    kind = getattr(a, "type")  # noqa: B009
-    if ctx.live:
-        raise ActivityError(f"live {kind} delivery is not available yet: run in test mode")
+def _settings(ctx: ExecContext) -> DeliverySettings:
+    return delivery_settings(ctx.config)
+
+
+@executes("email", "sms", "push")
+def channel(a: Any, inputs: list[PortInput], ctx: ExecContext) -> Outcome:
     source = inputs[0]
-    dim = source.dimension
-    spec = ctx.catalog.tables[dim].channels.get(kind)
-    if spec is None:
-        raise ActivityError(f"{dim!r} declares no {kind} channel in schema.yaml")
-    fields = {"_address": spec.address}
-    if spec.consent:
-        fields["_consent"] = spec.consent
-    wide = ctx.compiler.scope(dim, ctx.read(source), source.schema, fields=fields)
-    address = wide["_address"].cast("string").strip()
-    reasons = [(address.isnull() | (address == ""), "no_address")]
-    if kind in _VALID:
-        reasons.append((~address.re_search(_VALID[kind]).fill_null(False), "invalid_address"))
-    if spec.consent:
-        reasons.append((~wide["_consent"].fill_null(False), "no_consent"))
-    reason = ibis.cases(*[(cond, ibis.literal(name)) for cond, name in reasons],
-                        else_=ibis.literal(None, type="string"))
-    wide = wide.mutate(_reason=reason)
-    cols = list(source.schema.columns)
-    out = ctx.write(activity_id, "out", wide.filter(wide._reason.isnull()).select(*cols))
-    dropped = wide.filter(wide._reason.notnull())
-    counts = dropped.group_by("_reason").aggregate(n=dropped.count()).to_pyarrow().to_pylist()
-    excluded = {row["_reason"]: int(row["n"]) for row in counts}
-    excluded = {name: excluded[name] for name in EXCLUSION_ORDER if name in excluded}
+    settings = _settings(ctx)
+    provider = None
+    if ctx.live:
+        provider = ctx.provider_for(a.type, a.provider)
+    rate = a.throttle or (provider.rate if provider is not None else None)
+    window = a.window_delta or settings.window
+    now = datetime.now(UTC) if ctx.live else ctx.clock
+    options = PlanOptions(kind=a.type, category=a.category, rate=rate, window=window,
+                          settings=settings, now=now)
+    content = _compile(a, ctx)
+    if not ctx.live:
+        return _test(a, source, ctx, options, content)
+    assert provider is not None
+    return _live(a, source, ctx, options, content, provider, settings)
+
+
+def _compile(a: Any, ctx: ExecContext) -> CompiledContent:
+    try:
+        return CompiledContent.compile(a, ctx.base_dir or ".")
+    except ContentError as exc:
+        raise ActivityError(str(exc)) from None
+
+
+def _composer(a: Any, source: PortInput, ctx: ExecContext, content: CompiledContent,
+              settings: DeliverySettings) -> Composer:
+    language = ctx.catalog.tables[source.dimension].language
+    signer = None
+    if a.type == "email" and a.category == "marketing":
+        from overture.channels.tokens import Signer
+        signer = Signer.for_workspace(ctx.state_dir)
+    return Composer(
+        content=content, variables=ctx.variables, campaign=ctx.campaign.name,
+        run_id=ctx.run_id, from_=getattr(a, "from_", None) or settings.from_,
+        reply_to=getattr(a, "reply_to", None), base_url=tracking_base_url(ctx.config),
+        signer=signer, language_column=language, push_data=getattr(a, "data", None))
+
+
+def _test(a: Any, source: PortInput, ctx: ExecContext, options: PlanOptions,
+          content: CompiledContent) -> Outcome:
+    planned = planning.plan(ctx, source, options)
+    excluded = planning.excluded_counts(planned)
+    kept = planned.filter(planned[planning.REASON].isnull())
+    out = ctx.write(a.id, "out", kept.select(*source.schema.columns))
+    _samples(a, source, ctx, content, kept)
     ctx.log(f"test mode: {out.count} would be sent; excluded {excluded or 'none'}")
     return Outcome({"out": out}, excluded=excluded)
+
+
+def _samples(a: Any, source: PortInput, ctx: ExecContext, content: CompiledContent,
+             kept: Any) -> None:
+    """Render the first few would-be messages: a template that fails on real data is
+    found by the test run, not by the live one."""
+    dim = source.dimension
+    key = ctx.key_of(dim)
+    first = kept.order_by(key).limit(SAMPLES).select(*source.schema.columns)
+    rows = planning.with_attributes(ctx, first, dim)
+    composer = _composer(a, source, ctx, content, _settings(ctx))
+    for row in rows.to_pyarrow().to_pylist():
+        try:
+            rendered = composer.render(row, row[key])
+        except ContentError as exc:
+            raise ActivityError(f"profile {row[key]}: {exc}") from None
+        headline = rendered.subject or rendered.title or rendered.body or ""
+        ctx.log(f"sample for {key} {row[key]}: {' '.join(headline.split())[:120]}")
+
+
+def _live(a: Any, source: PortInput, ctx: ExecContext, options: PlanOptions,
+          content: CompiledContent, provider: Any, settings: DeliverySettings) -> Outcome:
+    from overture.channels.delivery import Delivery
+    from overture.channels.throttle import RateLimiter, provider_limiter
+
+    dim = source.dimension
+    if not messages.has_plan(ctx.plane, ctx.run_id, a.id):
+        planned = planning.plan(ctx, source, options)
+        now = messages.utc_naive(options.now or datetime.now(UTC))
+        reason = planned[planning.REASON]
+        rows = planned.select(
+            message_id=message_id_sql(ctx.run_id, a.id, planned[planning.KEY_TEXT]),
+            run_id=ibis.literal(ctx.run_id), campaign=ibis.literal(ctx.campaign.name),
+            activity_id=ibis.literal(a.id), channel=ibis.literal(a.type),
+            category=ibis.literal(a.category), dimension=ibis.literal(dim),
+            profile_key=planned[planning.KEY_TEXT], address=planned[planning.ADDRESS],
+            status=ibis.ifelse(reason.isnull(), ibis.literal("pending"),
+                               ibis.literal("excluded")),
+            reason=reason, not_before=planned[planning.NOT_BEFORE],
+            created_at=ibis.literal(now, type="timestamp"),
+            variant=ibis.literal(None, type="string"),
+            language=ibis.literal(None, type="string"),
+            provider=ibis.literal(provider.name), provider_id=ibis.literal(None, type="string"),
+            error=ibis.literal(None, type="string"), attempts=ibis.literal(0, type="int32"),
+            sent_at=ibis.literal(None, type="timestamp"))
+        messages.write_plan(ctx.plane, rows)
+        ctx.log(f"plan written: {messages.counts(ctx.plane, ctx.run_id, a.id)}")
+    else:
+        ctx.log("plan found: continuing with the messages still pending")
+    composer = _composer(a, source, ctx, content, settings)
+    if a.type == "email" and not composer.from_:
+        raise ActivityError("email needs a sender: set `from` on the activity or "
+                            "`from` under [delivery] in overture.toml")
+    limiters = [lim for lim in (provider_limiter(provider.name, provider.rate),) if lim]
+    if a.throttle:
+        limiters.append(RateLimiter(a.throttle))
+    delivery = Delivery(ctx, source, composer, provider, settings, limiters,
+                        now=datetime.now(UTC), progress=ctx.progress)
+    report = delivery.run()
+    messages.fold(ctx.plane, ctx.run_id, a.id)
+    counts = messages.counts(ctx.plane, ctx.run_id, a.id)
+    excluded = messages.excluded_counts(ctx.plane, ctx.run_id, a.id)
+    excluded = {name: excluded[name] for name in EXCLUSION_ORDER if name in excluded}
+    retries = f", {report.retried} retries" if report.retried else ""
+    ctx.log(f"sent {report.sent}, failed {report.failed}{retries} this time; "
+            f"message log: {counts}")
+    if report.paused:
+        return Outcome({}, excluded=excluded, waiting=report.paused)
+    pending = counts.get("pending", 0)
+    if pending:
+        log = messages.of_activity(ctx.plane, ctx.run_id, a.id)
+        assert log is not None
+        wake = log.filter(log.status == "pending").not_before.min().execute()
+        return Outcome({}, excluded=excluded,
+                       waiting=f"{pending} messages deferred by quiet hours until {wake} UTC; "
+                               "resume the run then to send them")
+    out = _sent_profiles(ctx, source, a.id)
+    return Outcome({"out": out}, excluded=excluded)
+
+
+def _sent_profiles(ctx: ExecContext, source: PortInput, activity_id: str) -> PortOutput:
+    log = messages.of_activity(ctx.plane, ctx.run_id, activity_id)
+    assert log is not None
+    sent = log.filter(log.status == "sent").select(_k=log.profile_key)
+    work = ctx.read(source)
+    key = ctx.key_of(source.dimension)
+    rows = work.filter(work[key].cast("string").isin(sent._k))
+    return ctx.write(activity_id, "out", rows)

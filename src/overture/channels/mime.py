@@ -136,6 +136,12 @@ def html_to_text(html: str) -> str:
     return converter.text()
 
 
+#: SMTP line endings; headers fold only past RFC 5322's hard limit, so that a long
+#: `List-Unsubscribe: <URL>` stays a literal URL instead of an RFC 2047 encoded word
+#: (which mail clients would not recognise as a link)
+_POLICY = policy.SMTP.clone(max_line_length=998)
+
+
 def _domain_of(address: str) -> str:
     for _, addr in getaddresses([address]):
         if "@" in addr:
@@ -172,7 +178,7 @@ def build_email(
     if one_click and list_unsubscribe and not list_unsubscribe.startswith("https://"):
         raise ValueError("one-click unsubscribe (RFC 8058) needs an https URL")
 
-    msg = EmailMessage(policy=policy.SMTP)
+    msg = EmailMessage(policy=_POLICY)
     msg["From"] = _one_line(from_)
     msg["To"] = to if isinstance(to, Address) else _one_line(to)
     if reply_to:

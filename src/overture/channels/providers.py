@@ -253,3 +253,46 @@ def providers_for_workspace(config: Mapping[str, Any], env: Mapping[str, str], *
             provider.close()
         raise
     return result
+
+
+class ProviderPool:
+    """The providers one run uses, built on first use and closed together.
+
+    `pool(channel)` is the channel's provider from `[channels]`; `pool(channel, name)`
+    the one an activity names with `provider: NAME`.
+    """
+
+    def __init__(self, config: Mapping[str, Any], env: Mapping[str, str], *,
+                 state_dir: Path | None = None) -> None:
+        self.config = config
+        self.env = env
+        self.state_dir = state_dir
+        self._built: dict[str, Provider] = {}
+
+    def __call__(self, channel: str, name: str | None = None) -> Provider:
+        if name is None:
+            name = channel_provider_names(self.config)[channel]
+        provider = self._built.get(name)
+        if provider is None:
+            sections = self.config.get("providers") or {}
+            if name in sections:
+                section = sections[name]
+            elif name == DEFAULT_PROVIDER:
+                section = {"type": DEFAULT_PROVIDER}
+            else:
+                configured = ", ".join(sorted(sections)) or "none"
+                raise ProviderConfigError(
+                    f"provider {name!r} is not configured: overture.toml has no "
+                    f"[providers.{name}] (configured: {configured})")
+            provider = provider_from_config(name, section, self.env, state_dir=self.state_dir)
+            self._built[name] = provider
+        if channel not in provider.channels:
+            raise ProviderConfigError(
+                f"provider {name!r} cannot send {channel} "
+                f"(it sends {', '.join(sorted(provider.channels))})")
+        return provider
+
+    def close(self) -> None:
+        for provider in self._built.values():
+            provider.close()
+        self._built.clear()

@@ -152,6 +152,30 @@ class DataPlane:
             self._pinned[name] = table
         return table
 
+    def execute(self, statements: list[tuple[str, list[Any]]]) -> None:
+        """Run SQL statements in one transaction, values bound to `?` placeholders.
+
+        For the few writes Ibis has no verb for (UPDATE … FROM); statements name only
+        the engine's own tables, and every value is bound, never pasted in.
+        """
+        if self.backend == "duckdb":
+            raw = self.con.con
+            raw.execute("BEGIN TRANSACTION")
+            try:
+                for sql, params in statements:
+                    raw.execute(sql, params)
+            except BaseException:
+                raw.execute("ROLLBACK")
+                raise
+            raw.execute("COMMIT")
+        elif self.backend == "postgres":
+            conn = self.con.con
+            with conn.transaction(), conn.cursor() as cursor:
+                for sql, params in statements:
+                    cursor.execute(sql.replace("?", "%s"), params)
+        else:
+            raise DataPlaneError(f"raw statements are not supported on {self.backend}")
+
     def close(self) -> None:
         disconnect = getattr(self.con, "disconnect", None)
         if disconnect:

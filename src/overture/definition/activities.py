@@ -8,7 +8,7 @@ data catalog.
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -416,11 +416,23 @@ class Language(_Model):
 class Channel(Activity):
     category: Literal["marketing", "transactional"] = "marketing"
     throttle: float | None = Field(default=None, gt=0)
+    window: str | None = None  # with a rate: messages beyond rate x window are excluded
     confirm: bool | None = None
     provider: str | None = None
     variants: list[Variant] = Field(default_factory=list)
     languages: dict[str, Language] = Field(default_factory=dict)
     fallback_language: str | None = None
+
+    @field_validator("window")
+    @classmethod
+    def _window(cls, value: str | None) -> str | None:
+        return None if value is None else check_duration(value)
+
+    @property
+    def window_delta(self) -> timedelta | None:
+        from overture.rules.values import parse_duration
+
+        return None if self.window is None else parse_duration(self.window)
 
 
 class Email(Channel):

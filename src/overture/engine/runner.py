@@ -33,6 +33,8 @@ from overture.store.status import ActivityStatus, RunStatus
 CHECKPOINTED = frozenset({ActivityStatus.DONE, ActivityStatus.SKIPPED})
 
 Observer = Callable[[str, str, dict[str, int | None] | None], None]
+#: (activity, done, total) while a channel activity sends
+Progress = Callable[[str, int, int], None]
 
 
 class RunError(OvertureError):
@@ -84,6 +86,7 @@ class Runner:
     base_dir: Path | None = None
     observer: Observer | None = None
     columns_of: dict[str, dict[str, str]] | None = None  # as validation read them
+    progress: Progress | None = None
 
     @property
     def store(self) -> Any:
@@ -96,8 +99,22 @@ class Runner:
         return lambda message: self.log(message, activity_id)
 
     def execute(self) -> dict[str, Any]:
-        with self.ws.data.pinned():
-            return self._execute()
+        import os
+
+        from overture.channels.providers import ProviderPool
+
+        self._providers = ProviderPool(self.ws.config, os.environ, state_dir=self.ws.state_dir)
+        try:
+            with self.ws.data.pinned():
+                return self._execute()
+        finally:
+            self._providers.close()
+
+    def _progress_of(self, activity_id: str) -> Callable[[int, int], None] | None:
+        progress = self.progress
+        if progress is None:
+            return None
+        return lambda done, total: progress(activity_id, done, total)
 
     def _execute(self) -> dict[str, Any]:
         campaign = self.validated.raise_for_problems()
@@ -124,16 +141,20 @@ class Runner:
                 run_id=self.run_id, mode=self.mode, clock=clock, variables=self.variables,
                 ports=self.validated.ports, columns_of=columns_of,
                 filters_dir=self.ws.filters_dir, base_dir=self.base_dir,
-                log=self._logger(activity_id),
+                log=self._logger(activity_id), config=self.ws.config,
+                state_dir=self.ws.state_dir, providers=self._providers,
+                progress=self._progress_of(activity_id),
             )
             try:
                 faults.checkpoint("during", activity_id)
                 outcome = executor_for(activity.type)(activity, inputs, ctx)
-            except (ActivityError, RuleError, DataPlaneError) as exc:
+            except (ActivityError, RuleError, DataPlaneError, OvertureError) as exc:
                 return self._fail(activity_id, str(exc))
             except Exception as exc:  # an engine error: keep the traceback in the run log
                 self.log(traceback.format_exc(), activity_id, level="debug")
                 return self._fail(activity_id, f"internal error: {type(exc).__name__}: {exc}")
+            if outcome.waiting is not None:
+                return self._wait(activity_id, outcome.waiting, outcome.excluded)
             states[activity_id] = self._record(
                 activity_id, ActivityStatus.DONE, finished_at=_now(),
                 ports={p: o.count for p, o in outcome.ports.items()},
@@ -166,6 +187,15 @@ class Runner:
             self.observer(activity_id, status.value, fields.get("ports"))
         return record
 
+    def _wait(self, activity_id: str, why: str, excluded: dict[str, int] | None
+              ) -> dict[str, Any]:
+        """The activity stops for now (paused sending, deferred messages): resumable."""
+        self._record(activity_id, ActivityStatus.WAITING, excluded=excluded)
+        self.log(why, activity_id, level="warning")
+        self.store.update_run(self.run_id, status=RunStatus.PAUSED.value,
+                              error=f"{activity_id}: {why}")
+        return run_summary(self.ws, self.run_id)
+
     def _fail(self, activity_id: str, message: str) -> dict[str, Any]:
         self._record(activity_id, ActivityStatus.FAILED, finished_at=_now(), error=message)
         self.log(message, activity_id, level="error")
@@ -176,7 +206,8 @@ class Runner:
 
 def start_run(ws: Workspace, raw: dict[str, Any], *, base_dir: Path | None, mode: str = "test",
               clock: datetime | None = None, variables: dict[str, Any] | None = None,
-              observer: Observer | None = None, run_id: str | None = None) -> dict[str, Any]:
+              observer: Observer | None = None, run_id: str | None = None,
+              progress: Progress | None = None) -> dict[str, Any]:
     """Validate, record and execute a new run of a campaign document."""
     doc = absolutize_paths(raw, base_dir)
     env = environment_for(ws, base_dir)
@@ -191,11 +222,12 @@ def start_run(ws: Workspace, raw: dict[str, Any], *, base_dir: Path | None, mode
                           variables=_jsonable(values), clock=moment)
     ws.control.log(run_id, f"{mode} run started, clock {moment.isoformat()}")
     runner = Runner(ws, run_id, validated, mode, moment, values, base_dir, observer,
-                    env.columns_of)
+                    env.columns_of, progress)
     return runner.execute()
 
 
-def resume_run(ws: Workspace, run_id: str, observer: Observer | None = None) -> dict[str, Any]:
+def resume_run(ws: Workspace, run_id: str, observer: Observer | None = None,
+               progress: Progress | None = None) -> dict[str, Any]:
     """Continue an interrupted or failed run from the activities not yet done."""
     run = ws.control.get_run(run_id)
     if run.status == RunStatus.DONE:
@@ -209,7 +241,7 @@ def resume_run(ws: Workspace, run_id: str, observer: Observer | None = None) -> 
     ws.control.update_run(run.id, status=RunStatus.RUNNING.value)
     ws.control.log(run.id, "run resumed")
     runner = Runner(ws, run.id, validated, run.mode, run.clock, dict(run.variables), None,
-                    observer, env.columns_of)
+                    observer, env.columns_of, progress)
     return runner.execute()
 
 

@@ -1,0 +1,224 @@
+"""Live sending: the pending messages of a channel activity, through its provider.
+
+The messages still pending (no result yet, due now) are first written to a queue
+table ordered by profile key, then read back in batches of `batch_size`: the
+engine's memory, not Python's, holds the audience. The main thread renders each
+message and hands it to a pool of `provider.concurrency` threads; each thread waits
+for its rate-limit slots, sends, and retries transient failures with exponential
+backoff and jitter. Results are appended to the message log every `batch_size`
+messages, so after a crash at most the messages sent but not yet recorded (fewer
+than `batch_size` plus the messages in flight) are sent again, under the same id.
+
+Only the main thread touches the data plane and the run log; worker threads hand
+their results and log lines back through thread-safe lists.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+
+from overture.activities.base import ExecContext, PortInput
+from overture.channels.compose import Composer
+from overture.channels.plan import with_attributes
+from overture.channels.providers import OutgoingMessage, Provider, SendResult
+from overture.channels.render import ContentError, RenderedMessage
+from overture.channels.settings import DeliverySettings
+from overture.channels.throttle import RateLimiter
+from overture.data import messages
+
+#: retries logged one by one; beyond this, only counted in the summary line
+RETRY_LOG_LIMIT = 50
+_SEQ = "_seq"
+
+
+@dataclass
+class DeliveryReport:
+    sent: int = 0
+    failed: int = 0
+    retried: int = 0
+    paused: str | None = None
+
+
+@dataclass
+class _Shared:
+    """What worker threads hand back to the main thread."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    results: list[dict[str, Any]] = field(default_factory=list)
+    logs: list[str] = field(default_factory=list)
+    sent: int = 0
+    failed: int = 0
+    retried: int = 0
+    stop: threading.Event = field(default_factory=threading.Event)
+
+
+@dataclass
+class Delivery:
+    ctx: ExecContext
+    source: PortInput
+    composer: Composer
+    provider: Provider
+    settings: DeliverySettings
+    limiters: list[RateLimiter]
+    now: datetime
+    progress: Callable[[int, int], None] | None = None
+    sleep: Callable[[float], None] = time.sleep
+
+    # ---- the queue ----
+    def _queue(self) -> tuple[ir.Table, int]:
+        ctx, source = self.ctx, self.source
+        dim = source.dimension
+        key = ctx.key_of(dim)
+        log = messages.of_activity(ctx.plane, ctx.run_id, self.composer.content.activity_id)
+        assert log is not None
+        due = log.filter((log.status == "pending") & (
+            log.not_before.isnull()
+            | (log.not_before <= ibis.literal(messages.utc_naive(self.now), type="timestamp"))))
+        due = due.select(_mid=due.message_id, _pkey=due.profile_key, _address=due.address)
+        work = ctx.read(source)
+        work = work.mutate(_wkey=work[key].cast("string"))
+        rows = due.join(work, due._pkey == work._wkey).drop("_pkey", "_wkey")
+        rows = with_attributes(ctx, rows, dim)
+        rows = rows.mutate(**{_SEQ: ibis.row_number().over(order_by=rows[key])})
+        name = ctx.table_name(self.composer.content.activity_id, "queue")
+        count = ctx.plane.materialize(rows.order_by(_SEQ), name)
+        return ctx.plane.table_any(name), count
+
+    # ---- sending ----
+    def run(self) -> DeliveryReport:
+        queue, total = self._queue()
+        key = self.ctx.key_of(self.source.dimension)
+        shared = _Shared()
+        report = DeliveryReport()
+        workers = max(1, int(getattr(self.provider, "concurrency", 1) or 1))
+        slots = threading.BoundedSemaphore(workers * 4)
+        batch = self.settings.batch_size
+        done = 0
+        try:
+            with ThreadPoolExecutor(workers, thread_name_prefix="overture-send") as pool:
+                for start in range(0, total, batch):
+                    if shared.stop.is_set():
+                        break
+                    rows = queue.filter((queue[_SEQ] >= start) & (queue[_SEQ] < start + batch))
+                    for row in rows.order_by(_SEQ).to_pyarrow().to_pylist():
+                        if shared.stop.is_set():
+                            break
+                        self._submit(pool, slots, shared, row, key)
+                        done += 1
+                    self._flush(shared, force=False)
+                    if self.progress:
+                        self.progress(shared.sent + shared.failed, total)
+                if shared.stop.is_set():
+                    pool.shutdown(wait=True, cancel_futures=True)
+        finally:
+            self._flush(shared, force=True)
+            self.ctx.plane.drop(self.ctx.table_name(self.composer.content.activity_id,
+                                                    "queue"))
+        if self.progress:
+            self.progress(shared.sent + shared.failed, total)
+        report.sent, report.failed, report.retried = shared.sent, shared.failed, shared.retried
+        if shared.stop.is_set():
+            report.paused = (f"paused after {shared.failed} failed messages "
+                             f"(max_errors = {self.settings.max_errors}); "
+                             "the messages not sent stay pending: resume the run to continue")
+        return report
+
+    def _submit(self, pool: ThreadPoolExecutor, slots: threading.BoundedSemaphore,
+                shared: _Shared, row: dict[str, Any], key: str) -> None:
+        mid = row.pop("_mid")
+        address = row.pop("_address")
+        row.pop(_SEQ, None)
+        try:
+            message, rendered = self.composer.compose(row, row[key], address, mid)
+        except ContentError as exc:
+            self._finish(shared, mid, None, SendResult.failed(str(exc)), 0)
+            return
+        slots.acquire()
+        future = pool.submit(self._deliver, shared, message)
+        future.add_done_callback(lambda f: self._done(f, shared, slots, mid, rendered))
+        if len(shared.results) >= self.settings.batch_size:
+            self._flush(shared, force=False)
+
+    def _deliver(self, shared: _Shared, message: OutgoingMessage) -> tuple[SendResult, int]:
+        attempt = 0
+        while True:
+            attempt += 1
+            for limiter in self.limiters:
+                limiter.acquire()
+            try:
+                result = self.provider.send(message)
+            except Exception as exc:  # a provider bug must not lose the message's record
+                result = SendResult.failed(f"provider error: {type(exc).__name__}: {exc}")
+            if result.ok or not result.transient or attempt >= self.settings.max_attempts:
+                return result, attempt
+            if shared.stop.is_set():
+                return SendResult.failed(f"not retried (activity paused): {result.error}",
+                                         transient=True), attempt
+            delay = min(self.settings.retry_max,
+                        self.settings.retry_base * 2 ** (attempt - 1)) * random.uniform(0.5, 1)
+            if result.retry_after is not None:
+                delay = min(max(delay, result.retry_after), max(self.settings.retry_max,
+                                                                 result.retry_after))
+            with shared.lock:
+                shared.retried += 1
+                if shared.retried <= RETRY_LOG_LIMIT:
+                    shared.logs.append(
+                        f"retry {attempt}/{self.settings.max_attempts - 1} of message "
+                        f"{message.message_id} to {message.to} in {delay:.2f} s: {result.error}")
+            self.sleep(delay)
+
+    def _done(self, future: Future[tuple[SendResult, int]], shared: _Shared,
+              slots: threading.BoundedSemaphore, mid: str,
+              rendered: RenderedMessage) -> None:
+        try:
+            if future.cancelled():
+                return  # never sent: stays pending
+            result, attempts = future.result()
+            if not result.ok and result.transient and result.error \
+                    and result.error.startswith("not retried (activity paused)"):
+                return  # stays pending for the resumed run
+            self._finish(shared, mid, rendered, result, attempts)
+        finally:
+            slots.release()
+
+    def _finish(self, shared: _Shared, mid: str, rendered: RenderedMessage | None,
+                result: SendResult, attempts: int) -> None:
+        row = {
+            "message_id": mid, "status": "sent" if result.ok else "failed",
+            "variant": rendered.variant if rendered else None,
+            "language": rendered.language if rendered else None,
+            "provider": self.provider.name, "provider_id": result.provider_id,
+            "error": None if result.ok else (result.error or "failed")[:500],
+            "attempts": attempts, "at": messages.now(),
+        }
+        with shared.lock:
+            shared.results.append(row)
+            if result.ok:
+                shared.sent += 1
+            else:
+                shared.failed += 1
+                if shared.failed <= RETRY_LOG_LIMIT:
+                    shared.logs.append(f"failed: message {mid}: {row['error']}")
+                if shared.failed >= self.settings.max_errors:
+                    shared.stop.set()
+
+    def _flush(self, shared: _Shared, *, force: bool) -> None:
+        with shared.lock:
+            if not force and len(shared.results) < self.settings.batch_size:
+                rows: list[dict[str, Any]] = []
+            else:
+                rows, shared.results = shared.results, []
+            logs, shared.logs = shared.logs, []
+        messages.record_results(self.ctx.plane, rows)
+        for line in logs:
+            self.ctx.log(line)
