@@ -6,6 +6,10 @@ them are compiled by `CompiledContent.compile` before anything is sent, so synta
 errors, refused constructs (attributes starting with `_`) and, through
 `check_variables`, undefined variables are found at validation time.
 
+An `html` field written in MJML (a `.mjml` file, or text starting with `<mjml`) is
+compiled to an HTML template once, here, with its Jinja tags kept (see
+`overture.channels.mjml`); profiles are rendered from that HTML.
+
 When a message is rendered, a field is taken from the profile's language version
 when it has one, else from the profile's variant, else from the base content.
 
@@ -29,6 +33,7 @@ from jinja2 import StrictUndefined, Template, TemplateError, TemplateSyntaxError
 from jinja2.exceptions import SecurityError, UndefinedError
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedEnvironment
 
+from overture.channels.mjml import MjmlError, compile_mjml, is_mjml
 from overture.definition.activities import Channel, Variant
 from overture.definition.errors import Problem
 from overture.errors import OvertureError
@@ -125,12 +130,11 @@ def load_content(
     path = Path(raw)
     if not path.is_absolute():
         path = Path(base_dir) / path
-    if path.suffix.lower() == ".mjml":
-        raise fail(f"{raw}: MJML content is not supported yet; give the HTML")
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        raise fail(f"content file {raw} not found (looked in {path.parent})") from None
+        kind = "MJML content file" if path.suffix.lower() == ".mjml" else "content file"
+        raise fail(f"{kind} {raw} not found (looked in {path.parent})") from None
     except IsADirectoryError:
         raise fail(f"content file {raw} is a folder") from None
     except OSError as error:
@@ -206,6 +210,30 @@ def compile_template(
     return CompiledTemplate(field_path or "", source, ast, template)
 
 
+def compile_mjml_template(
+    source: str, *, activity: str | None = None, field_path: str | None = None
+) -> CompiledTemplate:
+    """Compile a Jinja-templated MJML `html` field to its HTML template, once.
+
+    The Jinja is checked on the MJML as written (errors name its lines), then the MJML
+    is compiled to HTML with the Jinja tags kept, and that HTML is the template
+    rendered per profile. MJML errors are `ContentError`s like template errors.
+    """
+    compile_template(source, html=True, activity=activity, field_path=field_path)
+    try:
+        html = compile_mjml(source)
+    except MjmlError as error:
+        line = f"line {error.line}: " if error.line else ""
+        raise ContentError(activity, field_path, f"{line}{error.message}") from None
+    try:
+        return compile_template(html, html=True, activity=activity, field_path=field_path)
+    except ContentError as error:  # MJML moved tags apart (a block split across elements)
+        raise ContentError(activity, field_path,
+                           f"the HTML compiled from MJML is not a valid template "
+                           f"({error.message}): keep each {{% if %}}/{{% for %}} block "
+                           "inside one element, or wrap its tags in <mj-raw>") from None
+
+
 def _fields_of(
     holder: Any, base_dir: Path, activity: str, prefix: str
 ) -> dict[str, CompiledTemplate]:
@@ -216,6 +244,13 @@ def _fields_of(
             continue
         path = f"{prefix}{name}"
         source = load_content(value, base_dir, activity=activity, field_path=path)
+        file = value.get("file") if isinstance(value, Mapping) else None
+        if name in HTML_FIELDS and is_mjml(source, file):
+            out[name] = compile_mjml_template(source, activity=activity, field_path=path)
+            continue
+        if isinstance(file, str) and file.lower().endswith(".mjml"):
+            raise ContentError(activity, path, f"{file}: MJML is for the html field only; "
+                                               f"{name} takes text")
         out[name] = compile_template(
             source, html=name in HTML_FIELDS, activity=activity, field_path=path
         )
@@ -470,6 +505,7 @@ __all__ = [
     "check_variables",
     "choose_language",
     "choose_variant",
+    "compile_mjml_template",
     "compile_template",
     "content_environment",
     "load_content",
