@@ -47,9 +47,8 @@ def channel(a: Any, inputs: list[PortInput], ctx: ExecContext) -> Outcome:
         provider = ctx.provider_for(a.type, a.provider)
     rate = a.throttle or (provider.rate if provider is not None else None)
     window = a.window_delta or settings.window
-    now = datetime.now(UTC) if ctx.live else ctx.clock
     options = PlanOptions(kind=a.type, category=a.category, rate=rate, window=window,
-                          settings=settings, now=now)
+                          settings=settings, clock=ctx.clock)
     content = _compile(a, ctx)
     if not ctx.live:
         return _test(a, source, ctx, options, content)
@@ -115,7 +114,7 @@ def _live(a: Any, source: PortInput, ctx: ExecContext, options: PlanOptions,
     dim = source.dimension
     if not messages.has_plan(ctx.plane, ctx.run_id, a.id):
         planned = planning.plan(ctx, source, options)
-        now = messages.utc_naive(options.now or datetime.now(UTC))
+        now = messages.now()
         reason = planned[planning.REASON]
         rows = planned.select(
             message_id=message_id_sql(ctx.run_id, a.id, planned[planning.KEY_TEXT]),
@@ -143,8 +142,11 @@ def _live(a: Any, source: PortInput, ctx: ExecContext, options: PlanOptions,
     limiters = [lim for lim in (provider_limiter(provider.name, provider.rate),) if lim]
     if a.throttle:
         limiters.append(RateLimiter(a.throttle))
+    # deferred messages are due once the later of the real now and the run's clock
+    # has passed their time (a run whose clock is ahead keeps them deferred)
+    due = max(datetime.now(UTC), ctx.clock)
     delivery = Delivery(ctx, source, composer, provider, settings, limiters,
-                        now=datetime.now(UTC), progress=ctx.progress)
+                        now=due, progress=ctx.progress)
     report = delivery.run()
     messages.fold(ctx.plane, ctx.run_id, a.id)
     counts = messages.counts(ctx.plane, ctx.run_id, a.id)

@@ -42,7 +42,7 @@ class PlanOptions:
     rate: float | None = None      # messages per second (activity throttle or provider rate)
     window: timedelta | None = None
     settings: DeliverySettings | None = None
-    now: datetime | None = None    # the instant the plan is for (UTC)
+    clock: datetime | None = None  # the run's clock: quiet hours are judged at this instant
 
 
 def plan(ctx: ExecContext, source: PortInput, options: PlanOptions) -> ir.Table:
@@ -54,7 +54,7 @@ def plan(ctx: ExecContext, source: PortInput, options: PlanOptions) -> ir.Table:
         raise ActivityError(f"{dim!r} declares no {options.kind} channel in schema.yaml")
     key = ctx.key_of(dim)
     settings = options.settings or DeliverySettings()
-    now = options.now or datetime.now(UTC)
+    clock = options.clock or datetime.now(UTC)
     fields = {ADDRESS: spec.address}
     if spec.consent:
         fields["_consent"] = spec.consent
@@ -77,15 +77,16 @@ def plan(ctx: ExecContext, source: PortInput, options: PlanOptions) -> ir.Table:
     if options.kind in ("email", "sms", "push"):
         reasons.extend(_lists(ctx, dim, options.kind, address, key_text))
         for cap in settings.caps_for(options.kind, options.category):
+            # caps count real sends, so their window ends at the real now
             recent = messages.recent_sends(ctx.plane, options.kind, options.category, dim,
-                                           now - cap.window, ctx.run_id)
+                                           datetime.now(UTC) - cap.window, ctx.run_id)
             if recent is not None:
                 over = recent.filter(recent.n >= cap.max).profile_key
                 reasons.append((key_text.isin(over), "frequency_cap"))
 
     not_before: ir.Value = ibis.literal(None, type="timestamp")
     if quiet is not None:
-        until = _quiet_until(ctx, wide, quiet, now)
+        until = _quiet_until(ctx, wide, quiet, clock)
         if quiet.action == "exclude":
             reasons.append((until.notnull(), "quiet_hours"))
         else:

@@ -1,4 +1,4 @@
-"""`overture run`: execute a campaign (test mode for now) with a live view of its activities."""
+"""`overture run`: execute a campaign in test or live mode, with a live view of its activities."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.console import Group, RenderableType
 from rich.live import Live
 from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TextColumn
 from rich.table import Table
 from rich.text import Text
 
@@ -20,8 +22,17 @@ STATUS_STYLE = {"pending": "dim", "running": "bold yellow", "done": "green", "fa
                 "skipped": "dim", "waiting": "cyan"}
 
 
+class RateColumn(ProgressColumn):
+    """Messages per second of a sending activity."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text("" if speed is None else f"{speed:,.0f} msg/s", style="cyan")
+
+
 class LiveView:
-    """A table of activities with their status and port counts, redrawn as they change."""
+    """A table of activities with their status and port counts, redrawn as they change;
+    a progress bar per channel activity while it sends."""
 
     def __init__(self, document: dict[str, Any]):
         self.rows: dict[str, dict[str, Any]] = {}
@@ -30,6 +41,18 @@ class LiveView:
                 self.rows[str(activity.get("id"))] = {"type": activity.get("type"),
                                                       "status": "pending", "ports": None}
         self.live: Live | None = None
+        self.progress = Progress(TextColumn("{task.description}"), BarColumn(),
+                                 MofNCompleteColumn(), RateColumn(), auto_refresh=False)
+        self.tasks: dict[str, Any] = {}
+
+    def sending(self, activity_id: str, done: int, total: int) -> None:
+        task = self.tasks.get(activity_id)
+        if task is None:
+            task = self.tasks[activity_id] = self.progress.add_task(
+                f"sending {activity_id}", total=total)
+        self.progress.update(task, completed=done, total=total)
+        if self.live is not None:
+            self.live.update(self.render())
 
     def update(self, activity_id: str, status: str, ports: dict[str, int | None] | None) -> None:
         row = self.rows.setdefault(activity_id, {"type": "", "status": status, "ports": None})
@@ -39,7 +62,12 @@ class LiveView:
         if self.live is not None:
             self.live.update(self.render())
 
-    def render(self) -> Table:
+    def render(self) -> RenderableType:
+        if self.tasks:
+            return Group(self.table(), self.progress)
+        return self.table()
+
+    def table(self) -> Table:
         table = Table(title="Activities", expand=False)
         table.add_column("activity")
         table.add_column("type", style="dim")
@@ -87,6 +115,8 @@ def register(app: typer.Typer) -> None:
         = None,
         test: Annotated[bool, typer.Option("--test", help="Test mode: real data, nothing "
                                                           "sent, no audience written.")] = False,
+        live: Annotated[bool, typer.Option("--live", help="Live mode: send the messages "
+                                                          "and write audiences.")] = False,
         resume: Annotated[str | None, typer.Option("--resume", metavar="RUN",
                                                    help="Resume an interrupted run.")] = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print the run as JSON.")] = False,
@@ -102,18 +132,20 @@ def register(app: typer.Typer) -> None:
         if resume:
             run_doc = ws.control.get_run(resume).document
             view = LiveView(run_doc)
-            result = _with_view(view, as_json, lambda obs: resume_run(ws, resume, obs))
+            result = _with_view(view, as_json, lambda obs: resume_run(
+                ws, resume, obs, progress=view.sending))
         else:
             if file is None:
                 fail("give a campaign FILE, or --resume RUN")
-            if not test:
-                fail("live runs need a published version, which arrives with the campaign "
-                     "store; use --test to run on real data without sending anything")
+            if test == live:
+                fail("say how to run: --test (real data, nothing sent) or --live (sends)")
+            mode = "live" if live else "test"
             raw = read_document(file)
             view = LiveView(raw)
             result = _with_view(view, as_json, lambda obs: start_run(
-                ws, raw, base_dir=file.parent.resolve(), mode="test",
-                clock=_parse_clock(clock), variables=_parse_vars(var or []), observer=obs))
+                ws, raw, base_dir=file.parent.resolve(), mode=mode,
+                clock=_parse_clock(clock), variables=_parse_vars(var or []), observer=obs,
+                progress=view.sending))
         if as_json:
             typer.echo(json.dumps(result, indent=2))
         else:
@@ -146,6 +178,9 @@ def _print_result(result: dict[str, Any]) -> None:
         table.add_row(activity_id, Text(entry["status"], style), shown,
                       ", ".join(f"{k}: {v:,}" for k, v in excluded.items()))
     console.print(table)
-    if result.get("error"):
+    if result.get("error") and result["status"] == "paused":
+        console.print(f"[bold cyan]paused:[/] {escape(result['error'])}")
+        console.print(f"To continue: [cyan]overture run --resume {result['run']}[/]")
+    elif result.get("error"):
         console.print(f"[bold red]failed:[/] {escape(result['error'])}")
         console.print(f"Fix the cause, then: [cyan]overture run --resume {result['run']}[/]")
