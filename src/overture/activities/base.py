@@ -187,7 +187,8 @@ def executes(*types: str) -> Callable[[Executor], Executor]:
 
 def executor_for(activity_type: str) -> Executor:
     # importing the families fills the registry
-    from overture.activities import channels, flow, targeting  # noqa: F401
+    # (direct_mail after channels, which still registers that type too: direct_mail wins)
+    from overture.activities import channels, direct_mail, flow, targeting  # noqa: F401
 
     try:
         return REGISTRY[activity_type]

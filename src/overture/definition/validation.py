@@ -443,7 +443,22 @@ class _Checker:
         self.out.problems.extend(check_variables(compiled, available,
                                                  variables=set(self.c.variables)))
 
-    _a_email = _a_sms = _a_push = _a_direct_mail = _channel
+    _a_email = _a_sms = _a_push = _channel
+
+    def _a_direct_mail(self, a: act.DirectMail, inputs: list[PortSchema]) -> dict[str, Any]:
+        """A channel; the extract's `columns` must exist, its `path` be a valid pattern."""
+        from overture.activities.direct_mail import extract_columns, path_problems
+
+        ports = self._channel(a, inputs)
+        dim = inputs[0].dimension
+        spec = self.env.catalog.tables[dim].channels.get("direct_mail") if dim else None
+        if dim is not None and spec is not None:
+            _, problems = extract_columns(a, dim, inputs[0], self.r, spec.address)
+            for index, message in problems:
+                self.problem(a.id, f"{a.id}.columns[{index}]", message)
+        for message in path_problems(a.path, a.format) if a.path else []:
+            self.problem(a.id, f"{a.id}.path", message)
+        return ports
 
     # ------------------------------------------------------------ fields and rules
     def field(self, activity: str, path: str, name: str, dim: str,
