@@ -156,6 +156,7 @@ def known_types() -> list[str]:
 def _load_builtins() -> None:
     """Import the modules whose providers register themselves."""
     import overture.channels.outbox  # noqa: F401
+    from overture.channels import http  # noqa: F401
 
 
 def _is_secret_key(key: str) -> bool:
