@@ -157,6 +157,7 @@ def _load_builtins() -> None:
     """Import the modules whose providers register themselves."""
     import overture.channels.outbox  # noqa: F401
     from overture.channels import http  # noqa: F401
+    from overture.channels import smtp as _smtp  # noqa: F401
 
 
 def _is_secret_key(key: str) -> bool:
