@@ -11,9 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from mjml import mjml2html
 
+from engine.kit import Harness, campaign
 from overture.channels import mjml as mjml_module
 from overture.channels.mime import html_to_text
-from overture.channels.mjml import compile_mjml, is_mjml
+from overture.channels.mjml import compile_mjml, escape_text_gt, is_mjml
 from overture.channels.render import (
     CompiledContent,
     ContentError,
@@ -25,8 +26,9 @@ from overture.channels.render import (
 from overture.definition.activities import Email
 from overture.definition.campaign import parse_document
 from overture.definition.validation import validate
+from overture.engine.api import run_campaign_file
 from overture.engine.environment import environment_for
-from support.workspace import make_workspace
+from support.workspace import CLOCK, make_workspace
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "content" / "spring-sale.mjml"
 PROFILE = {"id": 7, "first_name": "Zoé", "city": "Lyon", "loyalty_tier": "gold",
@@ -169,6 +171,55 @@ def test_jinja_delimiters_produced_by_mjml_itself_are_not_template_code(
     tpl = compile_template(html, html=True)
     assert tpl.template.render({"first_name": "Zoé"}) == \
         "<style>a{#x {{y}}</style><p>Zoé</p>"
+
+
+def test_a_bare_greater_than_after_accents_or_emoji_compiles() -> None:
+    # mjml-python 1.4 panics on these: the text's `>` are escaped and MRML runs again
+    source = mjml("<mj-text>Prix : 10 € > 5 € 😀 > {{ first_name }}</mj-text>\n"
+                  '<mj-button href="https://x.example/?a=1&amp;b=2">Découvrir ></mj-button>',
+                  head="<mj-style>.a > .b { color: red }</mj-style>")
+    with pytest.raises(BaseException, match="char boundary"):
+        mjml2html(source)
+    html = render(compiled(html=source))
+    assert ">Prix : 10 € &gt; 5 € 😀 &gt; Zoé</div>" in html
+    assert ">Découvrir &gt;</a>" in html
+    assert ".a > .b { color: red }" in html  # styles are not text
+    assert html_to_text(html).splitlines()[:3] == ["Prix : 10 € > 5 € 😀 > Zoé", "",
+                                                   "Découvrir > (https://x.example/?a=1&b=2)"]
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("a > b", "a &gt; b"),
+    ('<mj-text title="x > y">é > <b>z</b></mj-text>',
+     '<mj-text title="x > y">é &gt; <b>z</b></mj-text>'),
+    ("<!-- a > b --><br/>>", "<!-- a > b --><br/>&gt;"),
+    ("<mj-style>a > b</mj-style>>", "<mj-style>a > b</mj-style>&gt;"),
+    ("<MJ-RAW><p>></p></mj-raw>x>", "<MJ-RAW><p>></p></mj-raw>x&gt;"),
+    ("<mj-raw/>>", "<mj-raw/>&gt;"),
+])
+def test_escape_text_gt(text: str, expected: str) -> None:
+    assert escape_text_gt(text) == expected
+
+
+def test_a_compiler_crash_is_a_content_error_and_interrupts_are_not_swallowed(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    class PanicException(BaseException):  # named like pyo3's
+        pass
+
+    def panics(source: str, **_: Any) -> str:
+        raise PanicException("index out of bounds\nstack backtrace")
+
+    monkeypatch.setattr(mjml_module, "_compiler", lambda: panics)
+    with pytest.raises(ContentError, match=r"^vip_mail\.html: invalid MJML: the MJML compiler "
+                                           r"failed \(index out of bounds\)$"):
+        compiled(html=mjml("<mj-text>x</mj-text>"))
+
+    def interrupted(source: str, **_: Any) -> str:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(mjml_module, "_compiler", lambda: interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        compiled(html=mjml("<mj-text>x</mj-text>"))
 
 
 # ---- which content is MJML ----
@@ -320,3 +371,22 @@ def test_the_example_spring_sale_mjml() -> None:
     assert "utm_campaign=spring-sale&city=Lyon" in gold
     silver = render(c, {**PROFILE, "loyalty_tier": "silver"}, {"coupon": "SPRING10"})
     assert "two days before" not in silver and "The spring sale starts this week." in silver
+
+
+def test_a_test_run_renders_mjml_content_through_the_engine(tmp_path: Path) -> None:
+    h = Harness(tmp_path)
+    try:
+        (tmp_path / "spring.mjml").write_text(mjml(
+            "<mj-text>Hello {{ first_name }} ({{ loyalty_tier }}), shop at {{ store_name }}"
+            " with {{ vars.coupon }}</mj-text>"), encoding="utf-8")
+        path = h.write(campaign("""
+            - {id: two, type: build_audience, rule: {field: customer_id, op: in, value: [1, 2]}}
+            - {id: more, type: enrich, inputs: [two], attributes: [store.name]}
+            - {id: mail, type: email, inputs: [more], from: news@shop.example,
+               subject: "Spring, {{ first_name }}", html: {file: spring.mjml}}
+        """, variables={"coupon": {"default": "SPRING10"}}))
+        result = run_campaign_file(h.ws, path, clock=CLOCK)
+        assert result["activities"]["mail"]["status"] == "done", result
+        assert "sample for customer_id 1: Spring, Ana" in h.logs(result, "mail")
+    finally:
+        h.close()

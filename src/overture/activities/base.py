@@ -187,7 +187,6 @@ def executes(*types: str) -> Callable[[Executor], Executor]:
 
 def executor_for(activity_type: str) -> Executor:
     # importing the families fills the registry
-    # (direct_mail after channels, which still registers that type too: direct_mail wins)
     from overture.activities import channels, direct_mail, flow, targeting  # noqa: F401
 
     try:

@@ -21,9 +21,6 @@ from pathlib import Path
 import ibis
 import ibis.expr.types as ir
 
-# channels.py registers "direct_mail" too, for now: imported first, its registration
-# is replaced by the one below whichever module is imported first elsewhere
-from overture.activities import channels as _channels  # noqa: F401
 from overture.activities.base import ActivityError, ExecContext, Outcome, PortInput, executes
 from overture.definition import activities as act
 from overture.rules.compiler import RuleError

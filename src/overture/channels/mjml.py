@@ -152,11 +152,7 @@ def compile_mjml(source: str) -> str:
         end = len(protected.text)
     before, after = protected.text[:start], protected.text[end:]
     text = _blank(before) + protected.text[start:end] + _blank(after)
-    mjml2html = _compiler()
-    try:
-        html = mjml2html(text, include_loader=_no_include)
-    except (ValueError, RuntimeError) as error:
-        raise _mjml_error(str(error), protected, source) from None
+    html = _run_mrml(text, protected, source)
     html = _STRAY_DELIMITER.sub("{{ '{' }}", html)
     html = _tags_only(placeholder, before) + html + _tags_only(placeholder, after)
     seen: set[int] = set()
@@ -181,6 +177,79 @@ def compile_mjml(source: str) -> str:
     return html
 
 
+def _run_mrml(text: str, protected: _Protected, source: str) -> str:
+    """MRML's HTML for `text`; MRML's failures become `MjmlError`s.
+
+    mjml-python 1.4 (MRML) panics on a bare `>` in text after a non-ASCII character
+    ("Découvrir >"): then the text's bare `>` are written `&gt;` (the same in HTML)
+    and MRML runs again.
+    """
+    mjml2html = _compiler()
+    try:
+        return str(mjml2html(text, include_loader=_no_include))
+    except BaseException as error:
+        if not _mrml_failure(error):
+            raise
+        if not _is_panic(error):
+            raise _mjml_error(str(error), text, protected, source) from None
+        panic = str(error).splitlines()[0] if str(error) else type(error).__name__
+    escaped = escape_text_gt(text)
+    try:
+        return str(mjml2html(escaped, include_loader=_no_include))
+    except BaseException as error:
+        if not _mrml_failure(error):
+            raise
+        if not _is_panic(error):
+            raise _mjml_error(str(error), escaped, protected, source) from None
+    raise MjmlError(f"invalid MJML: the MJML compiler failed ({panic})")
+
+
+def _is_panic(error: BaseException) -> bool:
+    """A Rust panic inside MRML: pyo3 raises it as a BaseException."""
+    return type(error).__name__ == "PanicException"
+
+
+def _mrml_failure(error: BaseException) -> bool:
+    return isinstance(error, ValueError | RuntimeError) or _is_panic(error)
+
+
+#: markup in MJML text: a comment, or a tag with its attributes (quoted values may
+#: hold `>`)
+_MARKUP = re.compile(
+    r"<!--.*?(?:-->|\Z)"
+    r"|<(/?)([A-Za-z][\w:.-]*)((?:\s+[^\s=/>]+(?:\s*=\s*(?:\"[^\"]*\"|'[^']*'|[^\s>]+))?)*)"
+    r"\s*(/?)>",
+    re.DOTALL,
+)
+#: elements whose content is not text: left exactly as written
+_RAW_ELEMENTS = frozenset({"mj-style", "mj-raw", "style", "script"})
+
+
+def escape_text_gt(text: str) -> str:
+    """`text` with every `>` of text content written `&gt;`.
+
+    Tags, comments and the content of mj-style, mj-raw, style and script are kept as
+    they are.
+    """
+    out: list[str] = []
+    position = 0
+    while position < len(text):
+        found = _MARKUP.search(text, position)
+        end = found.start() if found else len(text)
+        out.append(text[position:end].replace(">", "&gt;"))
+        if found is None:
+            break
+        out.append(found.group(0))
+        position = found.end()
+        name = (found.group(2) or "").lower()
+        if name in _RAW_ELEMENTS and not found.group(1) and not found.group(4):
+            close = re.compile(rf"</{re.escape(name)}\s*>", re.IGNORECASE).search(text, position)
+            stop = close.start() if close else len(text)
+            out.append(text[position:stop])
+            position = stop
+    return "".join(out)
+
+
 def _tags_only(placeholder: re.Pattern[str], text: str) -> str:
     """The placeholders of `text`, without the blanks between them."""
     return "".join(m.group(0) for m in placeholder.finditer(text))
@@ -191,21 +260,28 @@ def _blank(text: str) -> str:
     return re.sub(r"[^\n]", " ", text)
 
 
-def _mjml_error(message: str, protected: _Protected, source: str) -> MjmlError:
+def _mjml_error(message: str, compiled: str, protected: _Protected, source: str
+                ) -> MjmlError:
+    """An error of MRML on `compiled` (the protected text, maybe with `>` escaped)."""
     message = message.strip() or "invalid MJML"
     line = None
     found = _POSITION.search(message)
     if found:
         start, end = int(found.group(1)), int(found.group(2))
         # MRML counts bytes of UTF-8, and its token starts with the whitespace before it
-        data = protected.text.encode("utf-8")
+        data = compiled.encode("utf-8")
         prefix = data[:start].decode("utf-8", errors="ignore")
         token = data[start:end].decode("utf-8", errors="ignore")
         offset = len(prefix) + len(token) - len(token.lstrip())
+        if len(compiled) != len(protected.text):  # `>` escaped: only the line is kept
+            lines = compiled.count("\n", 0, offset)
+            offset = 0
+            for _ in range(lines):
+                offset = protected.text.index("\n", offset) + 1
         line = _line_of(source, protected.source_offset(offset))
         message = message[:found.start()] + message[found.end():]
     message = message.replace(" in root template", "").strip()
     return MjmlError(f"invalid MJML: {message}", line)
 
 
-__all__ = ["MjmlError", "compile_mjml", "is_mjml", "starts_with_mjml"]
+__all__ = ["MjmlError", "compile_mjml", "escape_text_gt", "is_mjml", "starts_with_mjml"]
