@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -17,6 +18,7 @@ from overture.channels.providers import (
     OutgoingMessage,
     Provider,
     ProviderConfigError,
+    RawEmail,
     SendResult,
     known_types,
     provider_from_config,
@@ -72,10 +74,22 @@ def body(message: EmailMessage, subtype: str) -> str:
 
 
 # ---- delivery ----
-def test_message_arrives_with_headers_and_body_intact(make: Any) -> None:
+def test_a_built_message_arrives_byte_for_byte(make: Any) -> None:
     outgoing = email()
-    assert isinstance(outgoing.payload, EmailMessage)
-    outgoing.payload["Bcc"] = "hidden@example.com"      # never transmitted, as smtplib does
+    assert isinstance(outgoing.payload, RawEmail)  # what the delivery engine sends
+    with SmtpServer() as server:
+        assert make(server.port).send(outgoing).ok
+        [received] = server.received
+    assert received.envelope_from == "news@shop.example"
+    assert received.raw.replace(b"\r\n", b"\n") == outgoing.payload.data.replace(b"\r\n", b"\n")
+
+
+def test_message_arrives_with_headers_and_body_intact(make: Any) -> None:
+    built = email()
+    assert isinstance(built.payload, RawEmail)
+    payload = built.payload.parsed()
+    payload["Bcc"] = "hidden@example.com"      # never transmitted, as smtplib does
+    outgoing = dataclasses.replace(built, payload=payload)
     with SmtpServer() as server:
         result = make(server.port).send(outgoing)
         assert result == SendResult.sent("2.0.0 Ok: queued as Q000001")
@@ -89,9 +103,9 @@ def test_message_arrives_with_headers_and_body_intact(make: Any) -> None:
         assert str(arrived[header]) == str(sent[header]), header
     assert arrived["Subject"] == "Spring sale: 20 % off, café ☕"
     assert "Bcc" not in arrived and b"hidden@example.com" not in received.raw
-    assert body(arrived, "plain") == body(sent, "plain")
+    assert body(arrived, "plain") == body(sent, "plain").replace("\r\n", "\n")
     assert ".\n.leading dot line" in body(arrived, "plain")    # dot-stuffing undone
-    assert body(arrived, "html") == body(sent, "html")
+    assert body(arrived, "html") == body(sent, "html").replace("\r\n", "\n")
 
 
 def test_provider_id_falls_back_to_message_id_when_the_reply_is_bare(make: Any) -> None:
@@ -101,7 +115,6 @@ def test_provider_id_falls_back_to_message_id_when_the_reply_is_bare(make: Any) 
             return "250"
 
     outgoing = email()
-    assert isinstance(outgoing.payload, EmailMessage)
     with Bare() as server:
         result = make(server.port).send(outgoing)
     assert result.ok and result.provider_id == outgoing.payload["Message-ID"]
@@ -199,7 +212,9 @@ def test_what_is_not_an_email_is_refused_permanently(make: Any) -> None:
     sms = OutgoingMessage(message_id("r", "a", 1), "sms", "+33600000000", {"body": "hi"})
     result = provider.send(sms)
     assert not result.ok and not result.transient and "email" in (result.error or "")
-    no_from = email()
+    built = email()
+    assert isinstance(built.payload, RawEmail)
+    no_from = dataclasses.replace(built, payload=built.payload.parsed())
     assert isinstance(no_from.payload, EmailMessage)
     del no_from.payload["From"]
     result = provider.send(no_from)

@@ -1,20 +1,21 @@
 """Email messages: multipart/alternative MIME from a rendered message.
 
-Built with the standard `email` package (`EmailMessage`, `policy.SMTP`): text/plain
-first, text/html second (clients show the last part they understand), the text
-derived from the HTML when the campaign gives none.
+Built as bytes (the `email` package's EmailMessage costs several milliseconds a
+message; this costs a tenth of that) and checked by parsing them back with it in the
+tests: text/plain first, text/html second (clients show the last part they
+understand), the text derived from the HTML when the campaign gives none.
 """
 
 from __future__ import annotations
 
+import binascii
 import re
 from datetime import UTC, datetime
-from email import policy
-from email.headerregistry import Address
-from email.message import EmailMessage
-from email.utils import format_datetime, getaddresses
+from email.header import Header
+from email.utils import format_datetime, formataddr, getaddresses
 from html.parser import HTMLParser
 
+from overture.channels.providers import RawEmail
 from overture.channels.render import RenderedMessage
 
 _BLOCK_TAGS = frozenset({
@@ -136,12 +137,6 @@ def html_to_text(html: str) -> str:
     return converter.text()
 
 
-#: SMTP line endings; headers fold only past RFC 5322's hard limit, so that a long
-#: `List-Unsubscribe: <URL>` stays a literal URL instead of an RFC 2047 encoded word
-#: (which mail clients would not recognise as a link)
-_POLICY = policy.SMTP.clone(max_line_length=998)
-
-
 def _domain_of(address: str) -> str:
     for _, addr in getaddresses([address]):
         if "@" in addr:
@@ -153,23 +148,57 @@ def _one_line(value: str) -> str:
     return " ".join(value.split())
 
 
+def _address_header(value: str) -> str:
+    """An address list with non-ASCII display names encoded (RFC 2047)."""
+    value = _one_line(value)
+    if value.isascii():
+        return value
+    pairs = getaddresses([value])
+    if not pairs or not any(addr for _, addr in pairs):
+        return Header(value, "utf-8").encode(linesep="\r\n")
+    return ", ".join(formataddr((name, addr), charset="utf-8") for name, addr in pairs)
+
+
+def _text_header(value: str) -> str:
+    value = _one_line(value)
+    if value.isascii() and len(value) < 900:
+        return value
+    return Header(value, "utf-8").encode(linesep="\r\n", maxlinelen=76)
+
+
+def _quoted_printable(text: str) -> bytes:
+    """UTF-8 quoted-printable with CRLF line ends: 7-bit clean whatever the server.
+
+    QP writes `=` as `=3D`, so the boundary `=_ov...` can never occur in a part."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n")
+    encoded = binascii.b2a_qp(lines.encode("utf-8"), istext=True)
+    return encoded.replace(b"\n", b"\r\n")
+
+
+def _part(subtype: str, body: str) -> bytes:
+    return (f'Content-Type: text/{subtype}; charset="utf-8"\r\n'
+            "Content-Transfer-Encoding: quoted-printable\r\n\r\n").encode() \
+        + _quoted_printable(body)
+
+
 def build_email(
     rendered: RenderedMessage,
     *,
     from_: str,
-    to: str | Address,
+    to: str,
     reply_to: str | None = None,
     message_id: str,
     list_unsubscribe: str | None = None,
     one_click: bool = False,
     date: datetime | None = None,
-) -> EmailMessage:
-    """The MIME message of one rendered email.
+) -> RawEmail:
+    """The MIME message of one rendered email, as bytes.
 
     `message_id` is the local part of the Message-ID (`<message_id@domain>`, the
     domain taken from the From address). With `list_unsubscribe` (a URL),
     `List-Unsubscribe: <url>` is added, and with `one_click` also
     `List-Unsubscribe-Post: List-Unsubscribe=One-Click` (RFC 8058, https only).
+    Header values are made one line, so no value can add a header.
     """
     if rendered.html is None and rendered.text is None:
         raise ValueError("the message has neither html nor text")
@@ -177,29 +206,38 @@ def build_email(
         raise ValueError("one_click needs list_unsubscribe")
     if one_click and list_unsubscribe and not list_unsubscribe.startswith("https://"):
         raise ValueError("one-click unsubscribe (RFC 8058) needs an https URL")
-
-    msg = EmailMessage(policy=_POLICY)
-    msg["From"] = _one_line(from_)
-    msg["To"] = to if isinstance(to, Address) else _one_line(to)
+    local = _one_line(message_id).strip("<>")
+    headers: dict[str, str] = {
+        "From": _one_line(from_), "To": _one_line(to)}
     if reply_to:
-        msg["Reply-To"] = _one_line(reply_to)
-    msg["Subject"] = _one_line(rendered.subject or "")
-    msg["Date"] = format_datetime(date or datetime.now(UTC))
-    local = message_id.strip().strip("<>")
-    msg["Message-ID"] = f"<{local}@{_domain_of(from_)}>"
+        headers["Reply-To"] = _one_line(reply_to)
+    headers["Subject"] = _one_line(rendered.subject or "")
+    headers["Date"] = format_datetime(date or datetime.now(UTC))
+    headers["Message-ID"] = f"<{local}@{_domain_of(from_)}>"
     if list_unsubscribe:
-        msg["List-Unsubscribe"] = f"<{list_unsubscribe.strip()}>"
+        headers["List-Unsubscribe"] = f"<{_one_line(list_unsubscribe)}>"
         if one_click:
-            msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+            headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    headers["MIME-Version"] = "1.0"
 
+    lines = []
+    for name, value in headers.items():
+        if name in ("From", "To", "Reply-To"):
+            value = _address_header(value)
+        elif name == "Subject":
+            value = _text_header(value)
+        lines.append(f"{name}: {value}\r\n")
     text = rendered.text if rendered.text is not None else html_to_text(rendered.html or "")
-    # quoted-printable keeps the message 7-bit clean whatever the server supports
-    msg.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
-    if rendered.html is not None:
-        msg.add_alternative(
-            rendered.html, subtype="html", charset="utf-8", cte="quoted-printable"
-        )
-    return msg
+    if rendered.html is None:
+        head = "".join(lines).encode() + b'Content-Type: text/plain; charset="utf-8"\r\n'
+        body = b"Content-Transfer-Encoding: quoted-printable\r\n\r\n" + _quoted_printable(text)
+        return RawEmail(head + body, headers)
+    boundary = "=_ov" + re.sub(r"[^0-9A-Za-z]", "", local)[:40]
+    top = "".join(lines) + f'Content-Type: multipart/alternative; boundary="{boundary}"\r\n\r\n'
+    mark = f"--{boundary}\r\n".encode()
+    data = (top.encode() + mark + _part("plain", text) + b"\r\n" + mark
+            + _part("html", rendered.html) + f"\r\n--{boundary}--\r\n".encode())
+    return RawEmail(data, headers)
 
 
 __all__ = ["build_email", "html_to_text"]

@@ -33,6 +33,7 @@ from overture.channels.providers import (
     OutgoingMessage,
     ProviderConfigError,
     ProviderSettings,
+    RawEmail,
     SendResult,
     register,
 )
@@ -116,16 +117,23 @@ class OutboxProvider:
 
     def _store_email(self, key: str, message: OutgoingMessage) -> None:
         self._mailbox()
-        assert isinstance(message.payload, EmailMessage)
-        stored = BytesParser(policy=policy.default).parsebytes(message.payload.as_bytes())
-        for header, value in (("Message-Id", key), ("Channel", "email"), ("To", message.to),
-                              ("Category", message.category), ("Campaign", message.campaign),
-                              ("Run", message.run_id), ("Activity", message.activity_id),
-                              ("Stored-At", _now())):
-            if value is not None:
+        meta = [(header, value) for header, value in (
+            ("Message-Id", key), ("Channel", "email"), ("To", message.to),
+            ("Category", message.category), ("Campaign", message.campaign),
+            ("Run", message.run_id), ("Activity", message.activity_id),
+            ("Stored-At", _now())) if value is not None]
+        if isinstance(message.payload, RawEmail):
+            # prepended as they are: no parsing of the message (the engine's fast path)
+            lines = "".join(f"{META_PREFIX}{header}: {_header_safe(value)}\r\n"
+                            for header, value in meta)
+            data = lines.encode("utf-8") + message.payload.data
+        else:
+            assert isinstance(message.payload, EmailMessage)
+            stored = BytesParser(policy=policy.default).parsebytes(message.payload.as_bytes())
+            for header, value in meta:
                 del stored[META_PREFIX + header]
                 stored[META_PREFIX + header] = _header_safe(value)
-        data = stored.as_bytes()
+            data = stored.as_bytes()
         temporary = self.mail_dir / "tmp" / f"{key}.{os.getpid()}.{uuid.uuid4().hex}"
         final = self.mail_dir / "new" / key
         try:

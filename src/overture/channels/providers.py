@@ -37,13 +37,50 @@ class ProviderConfigError(OvertureError):
 
 
 @dataclass(frozen=True)
+class RawEmail:
+    """A built email: its bytes, ready for the wire (CRLF line ends), and the headers a
+    provider reads (From, To, Message-ID, ...), unencoded.
+
+    What the delivery engine hands providers: flattening an `EmailMessage` costs more
+    than rendering, building and sending together, so messages are built as bytes
+    once (`overture.channels.mime.build_email`). `parsed()` gives the EmailMessage.
+    """
+
+    data: bytes
+    headers: Mapping[str, str]
+
+    def as_bytes(self) -> bytes:
+        return self.data
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        wanted = name.lower()
+        for key, value in self.headers.items():
+            if key.lower() == wanted:
+                return value
+        return default
+
+    def __getitem__(self, name: str) -> str | None:
+        return self.get(name)
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and self.get(name) is not None
+
+    def parsed(self) -> EmailMessage:
+        from email import message_from_bytes, policy
+
+        message = message_from_bytes(self.data, policy=policy.default)
+        assert isinstance(message, EmailMessage)
+        return message
+
+
+@dataclass(frozen=True)
 class OutgoingMessage:
     """One rendered message for one recipient, ready for a provider."""
 
     message_id: uuid.UUID
     channel: Channel
     to: str
-    payload: EmailMessage | dict[str, Any]   # an EmailMessage for email, a dict for sms/push
+    payload: RawEmail | EmailMessage | dict[str, Any]   # email: RawEmail or EmailMessage
     category: str = "marketing"
     campaign: str | None = None
     run_id: str | None = None
@@ -52,8 +89,8 @@ class OutgoingMessage:
     def __post_init__(self) -> None:
         if self.channel not in CHANNELS:
             raise ValueError(f"unknown channel {self.channel!r}; channels: {', '.join(CHANNELS)}")
-        if self.channel == "email" and not isinstance(self.payload, EmailMessage):
-            raise TypeError("an email's payload is an email.message.EmailMessage")
+        if self.channel == "email" and not isinstance(self.payload, RawEmail | EmailMessage):
+            raise TypeError("an email's payload is a RawEmail or an email.message.EmailMessage")
         if self.channel != "email" and not isinstance(self.payload, dict):
             raise TypeError(f"an {self.channel} payload is a dict")
 

@@ -51,6 +51,7 @@ from overture.channels.providers import (
     OutgoingMessage,
     ProviderConfigError,
     ProviderSettings,
+    RawEmail,
     SendResult,
     register,
 )
@@ -90,6 +91,8 @@ class _Envelope:
     @classmethod
     def of(cls, message: OutgoingMessage) -> _Envelope:
         payload = message.payload
+        if message.channel == "email" and isinstance(payload, RawEmail):
+            return cls._of_raw(message, payload)
         if message.channel != "email" or not isinstance(payload, EmailMessage):
             raise ValueError(f"the smtp provider sends email, not {message.channel}")
         sender = _from_address(payload)
@@ -116,6 +119,22 @@ class _Envelope:
         message_id = str(header).strip() if header is not None else ""
         return cls(sender=sender, recipient=recipient, data=data, international=international,
                    message_id=message_id or None)
+
+
+    @classmethod
+    def _of_raw(cls, message: OutgoingMessage, payload: RawEmail) -> _Envelope:
+        """A message built as bytes by the delivery engine: sent as it is."""
+        found = [address for _, address in getaddresses([payload.get("From") or ""])
+                 if address]
+        sender = found[0] if found else ""
+        if not sender or "@" not in sender or any(c in sender for c in "\r\n<> "):
+            raise ValueError(f"the From header has no usable address: {payload.get('From')!r}")
+        recipient = message.to.strip()
+        if not recipient or any(c in recipient for c in "\r\n<>"):
+            raise ValueError(f"not a recipient address: {message.to!r}")
+        international = not (sender.isascii() and recipient.isascii())
+        return cls(sender=sender, recipient=recipient, data=payload.data,
+                   international=international, message_id=payload.get("Message-ID"))
 
 
 def _from_address(payload: EmailMessage) -> str:
