@@ -50,6 +50,7 @@ def _register() -> None:
         ("overture.cli.runs", "runs"),
         ("overture.cli.audiences", "audiences"),
         ("overture.cli.outbox", "outbox"),
+        ("overture.cli.suppress", "suppress"),
     ):
         try:
             module = importlib.import_module(module_name)
