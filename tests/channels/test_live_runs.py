@@ -195,6 +195,29 @@ def test_a_frequency_cap_counts_live_sends_across_campaigns_but_not_test_runs(
     h.check(transactional, "mail", "out", EMAILABLE)
 
 
+def test_suppressed_addresses_and_unsubscribed_profiles_are_excluded(h: Harness) -> None:
+    from overture.data.suppressions import add_suppressions, record_unsubscribe
+
+    # 1's address in another case and with blanks: the list compares normalised addresses
+    add_suppressions(h.ws.data, "email", [" ANA@Example.com", "nobody@example.com"],
+                     reason="hard_bounce")
+    record_unsubscribe(h.ws.data, "customers", 2, "email")
+    record_unsubscribe(h.ws.data, "customers", 5, "sms")  # another channel: no effect
+    record_unsubscribe(h.ws.data, "customers", 4, "email")  # no address: counted there
+    result = h.run(MAIL % "", mode="live")
+    excluded = result["activities"]["mail"]["excluded"]
+    assert excluded == {"no_address": 2, "invalid_address": 2, "no_consent": 2,
+                        "unsubscribed": 1, "suppressed": 1}
+    h.check(result, "mail", "out", EMAILABLE - {1, 2})
+    reasons = {int(r["profile_key"]): r["reason"] for r in log_rows(h, result["run"])}
+    assert (reasons[1], reasons[2], reasons[4]) == ("suppressed", "unsubscribed", "no_address")
+    # 3 shares 1's address but has no consent: the first reason in the spec's order wins
+    assert reasons[3] == "no_consent"
+    assert [m["to"] for m in read_outbox(h.ws.state_dir, "email")] and all(
+        m["to"] not in (BY_ID[1]["email"], BY_ID[2]["email"])
+        for m in read_outbox(h.ws.state_dir, "email"))
+
+
 QUIET = {"start": "21:00", "end": "08:00"}
 #: 21:30 in Paris (UTC+1 in March): quiet there, not in UTC
 EVENING = datetime.fromisoformat("2027-03-01T20:30:00+00:00")

@@ -109,10 +109,7 @@ def plan(ctx: ExecContext, source: PortInput, options: PlanOptions) -> ir.Table:
 def _lists(ctx: ExecContext, dim: str, kind: str, address: ir.StringValue,
            key_text: ir.StringValue) -> list[tuple[ir.BooleanValue, str]]:
     """Unsubscribed profiles and suppressed addresses, as membership tests."""
-    try:
-        from overture.data import suppressions
-    except ImportError:  # TEMP until the suppressions module lands
-        return []
+    from overture.data import suppressions
 
     reasons: list[tuple[ir.BooleanValue, str]] = []
     unsubscribed = suppressions.unsubscribed_keys(ctx.plane, dim, kind)
