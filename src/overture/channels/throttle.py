@@ -29,7 +29,8 @@ class RateLimiter:
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()
-        self._next = clock()
+        # a new limiter has been idle: its first second's worth goes at once
+        self._next = clock() - (self.burst - 1) * self.interval
 
     def acquire(self) -> float:
         """Wait for the next slot; returns the seconds waited."""
