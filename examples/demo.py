@@ -37,7 +37,7 @@ HERE = Path(__file__).resolve().parent
 #: the logical clock of every demo run: the data set's reference date, 09:00 in Paris
 CLOCK = "2027-03-01T09:00:00+01:00"
 #: campaigns in the order they run (trade-fair reads the audience vip-buyers feeds)
-CAMPAIGNS = ["spring-sale", "vip-buyers", "trade-fair"]
+CAMPAIGNS = ["spring-sale", "vip-buyers", "trade-fair", "newsletter"]
 LOAD_ORDER = ["stores", "products", "customers", "purchases"]
 AUDIENCE = ("vip_buyers", "vip-buyers", "save_vips.out")
 
@@ -184,6 +184,8 @@ overture rule sql campaigns/spring-sale.yaml buyers    # the SQL behind an audie
 overture rule count campaigns/spring-sale.yaml buyers --clock {CLOCK}
 overture audiences list
 overture run campaigns/spring-sale.yaml --test --clock {CLOCK} --var min_spend=500
+overture run campaigns/newsletter.yaml --live          # sends, to the local outbox only
+overture outbox list                                   # what was "sent"
 
 Edit campaigns/*.yaml (or filters/recent_buyers.yaml) and run them again: the
 data stays loaded. docs/examples.md describes the data and every campaign.""")
