@@ -66,6 +66,7 @@ def _register() -> None:
             raise
     else:
         run_module.register(app)
+    importlib.import_module("overture.cli.preview").register(app)
 
 
 _register()
