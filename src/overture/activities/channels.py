@@ -63,7 +63,7 @@ def _compile(a: Any, ctx: ExecContext) -> CompiledContent:
         raise ActivityError(str(exc)) from None
 
 
-def _composer(a: Any, source: PortInput, ctx: ExecContext, content: CompiledContent,
+def composer_for(a: Any, source: PortInput, ctx: ExecContext, content: CompiledContent,
               settings: DeliverySettings) -> Composer:
     language = ctx.catalog.tables[source.dimension].language
     signer = None
@@ -96,7 +96,7 @@ def _samples(a: Any, source: PortInput, ctx: ExecContext, content: CompiledConte
     key = ctx.key_of(dim)
     first = kept.order_by(key).limit(SAMPLES).select(*source.schema.columns)
     rows = planning.with_attributes(ctx, first, dim)
-    composer = _composer(a, source, ctx, content, _settings(ctx))
+    composer = composer_for(a, source, ctx, content, _settings(ctx))
     for row in rows.to_pyarrow().to_pylist():
         try:
             rendered = composer.render(row, row[key])
@@ -135,7 +135,7 @@ def _live(a: Any, source: PortInput, ctx: ExecContext, options: PlanOptions,
         ctx.log(f"plan written: {messages.counts(ctx.plane, ctx.run_id, a.id)}")
     else:
         ctx.log("plan found: continuing with the messages still pending")
-    composer = _composer(a, source, ctx, content, settings)
+    composer = composer_for(a, source, ctx, content, settings)
     if a.type == "email" and not composer.from_:
         raise ActivityError("email needs a sender: set `from` on the activity or "
                             "`from` under [delivery] in overture.toml")

@@ -24,7 +24,7 @@ from overture.data.messages import utc_naive
 
 EXCLUSION_ORDER = ("no_address", "invalid_address", "no_consent", "unsubscribed",
                    "suppressed", "frequency_cap", "quiet_hours", "throttle_window")
-_VALID = {
+ADDRESS_PATTERNS = {
     "email": r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
     "sms": r"^\+?[0-9][0-9 ().-]{5,19}$",
     "push": r"^\S{8,}$",
@@ -69,8 +69,8 @@ def plan(ctx: ExecContext, source: PortInput, options: PlanOptions) -> ir.Table:
 
     reasons: list[tuple[ir.BooleanValue, str]] = [
         (address.isnull() | (address == ""), "no_address")]
-    if options.kind in _VALID:
-        reasons.append((~address.re_search(_VALID[options.kind]).fill_null(False),
+    if options.kind in ADDRESS_PATTERNS:
+        reasons.append((~address.re_search(ADDRESS_PATTERNS[options.kind]).fill_null(False),
                         "invalid_address"))
     if spec.consent:
         reasons.append((~wide["_consent"].fill_null(False), "no_consent"))

@@ -243,7 +243,7 @@ def _channel_activity(campaign: Any, activity_id: str) -> Any:
 
 def _render(ws: Workspace, ctx: ExecContext, a: Any, source: PortInput, record: RunRecord,
             made: bool, profile: str) -> Preview:
-    from overture.activities.channels import _composer
+    from overture.activities.channels import composer_for
 
     dim = source.dimension
     key = ctx.key_of(dim)
@@ -267,7 +267,7 @@ def _render(ws: Workspace, ctx: ExecContext, a: Any, source: PortInput, record: 
         content = CompiledContent.compile(a, ctx.base_dir or ".")
     except ContentError as exc:
         raise PreviewError(str(exc)) from None
-    composer = _composer(a, source, ctx, content, settings)
+    composer = composer_for(a, source, ctx, content, settings)
     if a.type == "email" and not composer.from_:
         warnings.append("no sender: set `from` on the activity or under [delivery] in "
                         "overture.toml (live sending would fail; shown as "
@@ -387,7 +387,7 @@ def parse_proof_addresses(channel: str, text: str) -> list[str]:
     addresses = [part.strip() for part in text.split(",") if part.strip()]
     if not addresses:
         raise PreviewError("--proof needs at least one address")
-    pattern = _EMAIL if channel == "email" else re.compile(planning._VALID[channel])
+    pattern = _EMAIL if channel == "email" else re.compile(planning.ADDRESS_PATTERNS[channel])
     what = {"email": "an email address", "sms": "a phone number",
             "push": "a device token"}[channel]
     bad = [a for a in addresses if not pattern.search(a)]
