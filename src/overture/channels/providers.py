@@ -263,35 +263,12 @@ def providers_for_workspace(config: Mapping[str, Any], env: Mapping[str, str], *
     `outbox` needs no `[providers.outbox]` section: it is the embedded default.
     `state_dir` is the workspace's `.overture/` folder (where the outbox lives).
     """
-    sections = config.get("providers") or {}
-    if not isinstance(sections, Mapping):
-        raise ProviderConfigError("[providers] must hold one table per provider")
-    built: dict[str, Provider] = {}
-    result: dict[str, Provider] = {}
+    pool = ProviderPool(config, env, state_dir=state_dir)
     try:
-        for channel, name in channel_provider_names(config).items():
-            if name not in built:
-                if name in sections:
-                    section = sections[name]
-                elif name == DEFAULT_PROVIDER:
-                    section = {"type": DEFAULT_PROVIDER}
-                else:
-                    configured = ", ".join(sorted(sections)) or "none"
-                    raise ProviderConfigError(
-                        f"[channels]: {channel} uses provider {name!r}, but overture.toml has "
-                        f"no [providers.{name}] (configured: {configured})")
-                built[name] = provider_from_config(name, section, env, state_dir=state_dir)
-            provider = built[name]
-            if channel not in provider.channels:
-                raise ProviderConfigError(
-                    f"[channels]: provider {name!r} cannot send {channel} "
-                    f"(it sends {', '.join(sorted(provider.channels))})")
-            result[channel] = provider
+        return {channel: pool(channel) for channel in channel_provider_names(config)}
     except BaseException:
-        for provider in built.values():
-            provider.close()
+        pool.close()
         raise
-    return result
 
 
 class ProviderPool:
@@ -309,11 +286,16 @@ class ProviderPool:
         self._built: dict[str, Provider] = {}
 
     def __call__(self, channel: str, name: str | None = None) -> Provider:
+        # named by [channels], or by an activity's `provider:`: the errors say which
+        where = f"[channels]: {channel} uses provider" if name is None \
+            else "provider"
         if name is None:
             name = channel_provider_names(self.config)[channel]
         provider = self._built.get(name)
         if provider is None:
             sections = self.config.get("providers") or {}
+            if not isinstance(sections, Mapping):
+                raise ProviderConfigError("[providers] must hold one table per provider")
             if name in sections:
                 section = sections[name]
             elif name == DEFAULT_PROVIDER:
@@ -321,13 +303,14 @@ class ProviderPool:
             else:
                 configured = ", ".join(sorted(sections)) or "none"
                 raise ProviderConfigError(
-                    f"provider {name!r} is not configured: overture.toml has no "
-                    f"[providers.{name}] (configured: {configured})")
+                    f"{where} {name!r}, but overture.toml has no [providers.{name}] "
+                    f"(configured: {configured})")
             provider = provider_from_config(name, section, self.env, state_dir=self.state_dir)
             self._built[name] = provider
         if channel not in provider.channels:
+            prefix = "[channels]: provider" if where != "provider" else "provider"
             raise ProviderConfigError(
-                f"provider {name!r} cannot send {channel} "
+                f"{prefix} {name!r} cannot send {channel} "
                 f"(it sends {', '.join(sorted(provider.channels))})")
         return provider
 
