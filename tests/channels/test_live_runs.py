@@ -38,7 +38,7 @@ MAIL = """
 """
 
 
-@register("recorder")
+@register("live-recorder")
 class Recorder:
     """Remembers every message; fails permanently for `fail_to`, transiently `flaky`
     times per message first."""
@@ -135,7 +135,7 @@ def test_the_same_campaign_in_test_mode_writes_no_log_and_sends_nothing(h: Harne
 
 def test_transient_failures_are_retried_and_the_retries_are_logged(h: Harness) -> None:
     configure(h, channels={"email": "rec"},
-              providers={"rec": {"type": "recorder", "flaky": 2, "log": "retry"}},
+              providers={"rec": {"type": "live-recorder", "flaky": 2, "log": "retry"}},
               delivery={"retry_base": 0, "from": "Shop <news@shop.example>"})
     result = h.run(MAIL % "", mode="live")
     assert result["status"] == "done", result
@@ -152,7 +152,7 @@ def test_too_many_failures_pause_the_activity_and_a_resume_sends_the_rest_once(
         h: Harness) -> None:
     bad = {BY_ID[1]["email"], BY_ID[2]["email"]}
     configure(h, channels={"email": "rec"},
-              providers={"rec": {"type": "recorder", "fail_to": sorted(bad), "log": "pause",
+              providers={"rec": {"type": "live-recorder", "fail_to": sorted(bad), "log": "pause",
                                  "concurrency": 1}},
               delivery={"max_errors": 2, "batch_size": 1})
     result = h.run(MAIL % "", mode="live")
@@ -167,7 +167,7 @@ def test_too_many_failures_pause_the_activity_and_a_resume_sends_the_rest_once(
     sent_before = {k for k, s in statuses.items() if s == "sent"}
     assert pending | sent_before == EMAILABLE - {1, 2} and pending
 
-    configure(h, providers={"rec": {"type": "recorder", "log": "pause"}})
+    configure(h, providers={"rec": {"type": "live-recorder", "log": "pause"}})
     from overture.engine.runner import resume_run
     resumed = resume_run(h.ws, result["run"])
     assert resumed["status"] == "done", resumed
@@ -274,12 +274,12 @@ def test_a_live_run_with_a_pause_and_resume_on_a_postgres_data_plane(
     harness = Harness(tmp_path, data_url=postgres_url)
     try:
         configure(harness, channels={"email": "rec"},
-                  providers={"rec": {"type": "recorder", "fail_to": [BY_ID[1]["email"]],
+                  providers={"rec": {"type": "live-recorder", "fail_to": [BY_ID[1]["email"]],
                                      "log": "pg", "concurrency": 1}},
                   delivery={"max_errors": 1, "batch_size": 2})
         result = harness.run(MAIL % "", mode="live")
         assert result["status"] == "paused", result
-        configure(harness, providers={"rec": {"type": "recorder", "log": "pg"}})
+        configure(harness, providers={"rec": {"type": "live-recorder", "log": "pg"}})
         from overture.engine.runner import resume_run
         resumed = resume_run(harness.ws, result["run"])
         assert resumed["status"] == "done", resumed
