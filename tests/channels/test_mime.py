@@ -182,3 +182,15 @@ def test_a_long_unsubscribe_url_stays_a_literal_url() -> None:
     raw = message.as_bytes()
     assert f"List-Unsubscribe: <{url}>\r\n".encode() in raw
     assert b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n" in raw
+
+
+@pytest.mark.parametrize("subject", [
+    "Chloé, les nouveautés de mars",
+    "Zoé, " + "très " * 60 + "long ☕ 😀",          # folded over several encoded words
+    "日本語の件名" * 20,
+])
+def test_non_ascii_subjects_round_trip_in_short_lines(subject: str) -> None:
+    raw = build(RenderedMessage(subject=subject, text="x")).as_bytes()
+    head = raw.split(b"\r\n\r\n", 1)[0]
+    assert all(len(line) <= 78 for line in head.split(b"\r\n"))
+    assert parse(build(RenderedMessage(subject=subject, text="x")))["Subject"] == subject

@@ -370,3 +370,40 @@ def test_language_overrides_variant_which_overrides_base() -> None:
 def test_unknown_fallback_language_is_refused() -> None:
     with pytest.raises(ContentError, match=r"vip_mail\.fallback_language: 'de'"):
         compiled(subject="s", text="t", languages={"fr": {}}, fallback_language="de")
+
+
+def test_the_text_part_is_derived_once_from_the_html_template() -> None:
+    from overture.channels.mime import html_to_text
+    from overture.definition.activities import Email
+
+    html = ("<h1>Hello {{ first_name }},</h1><p>{% if tier == 'gold' %}Gold &amp; more"
+            "{% else %}Welcome{% endif %}</p><p><a href=\"https://x.example/{{ id }}\">"
+            "Shop</a></p><ul>{% for i in [1, 2] %}<li>item {{ i }}</li>{% endfor %}</ul>")
+    activity = Email.model_validate({"id": "m", "type": "email", "inputs": ["a"],
+                                     "subject": "s", "html": html})
+    compiled = CompiledContent.compile(activity, ".")
+    assert compiled.base["text"].derived
+    assert [t.path for t in compiled.templates()] == ["subject", "html"]  # not reported
+    for profile in ({"first_name": "Zoé <b>", "tier": "gold", "id": 7},
+                    {"first_name": "Ann", "tier": "silver", "id": 8}):
+        message = render_message(compiled, profile, {})
+        assert message.text_derived and message.text is not None
+        # the same lines as converting the rendered html (blank lines may differ
+        # where a loop spans block elements)
+        lines = [line for line in message.text.splitlines() if line.strip()]
+        assert lines == [line for line in html_to_text(message.html or "").splitlines()
+                         if line.strip()]
+
+
+def test_a_template_the_conversion_would_break_is_derived_per_message() -> None:
+    from overture.channels.mime import html_to_text
+    from overture.definition.activities import Email
+
+    html = "<p class=\"{{ css }}\">{% if n<b %}small{% endif %} {{ name }}</p>"
+    activity = Email.model_validate({"id": "m", "type": "email", "inputs": ["a"],
+                                     "subject": "s", "html": html})
+    compiled = CompiledContent.compile(activity, ".")
+    assert "text" not in compiled.base
+    message = render_message(compiled, {"css": "x", "n": 1, "b": 2, "name": "Ann"}, {})
+    assert message.text is None and message.text_derived
+    assert html_to_text(message.html or "").strip() == "small Ann"

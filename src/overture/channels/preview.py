@@ -297,7 +297,7 @@ def _render(ws: Workspace, ctx: ExecContext, a: Any, source: PortInput, record: 
         assert isinstance(payload, RawEmail)
         preview.subject = rendered.subject
         preview.html = rendered.html
-        preview.text_derived = rendered.text is None
+        preview.text_derived = rendered.text_derived
         preview.text = rendered.text if rendered.text is not None \
             else html_to_text(rendered.html or "")
         preview.headers = dict(payload.headers)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import bisect
 import difflib
 import hashlib
+import re
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -169,6 +170,7 @@ class CompiledTemplate:
     source: str
     ast: nodes.Template
     template: Template
+    derived: bool = False  # a text template made from the html one, not written by anyone
 
 
 def compile_template(
@@ -254,7 +256,35 @@ def _fields_of(
         out[name] = compile_template(
             source, html=name in HTML_FIELDS, activity=activity, field_path=path
         )
+    if "html" in out and "text" not in out:
+        derived = derived_text_template(out["html"])
+        if derived is not None:
+            out["text"] = derived
     return out
+
+
+def derived_text_template(html: CompiledTemplate) -> CompiledTemplate | None:
+    """The text part's template, made once from the html template's source.
+
+    Converting each rendered HTML to text costs more than rendering it; converting
+    the template instead gives the same text when the conversion keeps every Jinja
+    tag. When it does not (a tag inside an HTML tag, `a<b` read as a tag), None: the
+    text is then derived from each rendered HTML.
+    """
+    from jinja2 import meta
+
+    from overture.channels.mime import html_to_text
+
+    try:
+        text = compile_template(html_to_text(html.source), html=False,
+                                field_path=html.path.removesuffix("html") + "text")
+    except ContentError:
+        return None
+    if meta.find_undeclared_variables(text.ast) != meta.find_undeclared_variables(html.ast) \
+            or len(list(text.ast.find_all(nodes.Stmt))) != len(list(html.ast.find_all(
+                nodes.Stmt))):
+        return None
+    return CompiledTemplate(text.path, text.source, text.ast, text.template, derived=True)
 
 
 @dataclass(frozen=True)
@@ -306,12 +336,12 @@ class CompiledContent:
         )
 
     def templates(self) -> Iterator[CompiledTemplate]:
-        """Every compiled template, base fields first."""
-        yield from self.base.values()
+        """Every template someone wrote, base fields first (derived ones left out)."""
+        yield from (t for t in self.base.values() if not t.derived)
         for _, fields in self.variants:
-            yield from fields.values()
+            yield from (t for t in fields.values() if not t.derived)
         for fields in self.languages.values():
-            yield from fields.values()
+            yield from (t for t in fields.values() if not t.derived)
 
 
 def undeclared_variables(compiled: CompiledContent) -> dict[str, set[str]]:
@@ -431,6 +461,7 @@ class RenderedMessage:
     title: str | None = None
     variant: str | None = None
     language: str | None = None
+    text_derived: bool = False  # the text was made from the html
 
 
 def _render_one(tpl: CompiledTemplate, context: Mapping[str, Any], activity: str) -> str:
@@ -451,6 +482,7 @@ def _render_one(tpl: CompiledTemplate, context: Mapping[str, Any], activity: str
     return out
 
 
+_BLANK_LINES = re.compile(r"\n[ \t]*(?:\n[ \t]*){2,}")
 _KEY_COLUMNS = ("id", "key", "profile_id", "customer_id")
 
 
@@ -488,12 +520,23 @@ def render_message(
 
     context = {**profile, VARS_NAME: dict(variables)}
     rendered: dict[str, str | None] = {}
+    layers = (lang_fields, variant_fields, compiled.base)
+    html_layer = next((layer for layer in layers if "html" in layer), None)
+    text_derived = True
     for name in CONTENT_FIELDS:
-        tpl = lang_fields.get(name) or variant_fields.get(name) or compiled.base.get(name)
+        layer = next((layer for layer in layers if name in layer), None)
+        tpl = None if layer is None else layer[name]
+        if tpl is not None and tpl.derived and layer is not html_layer:
+            tpl = None  # made from another html than the one sent: derive it afresh
+        if name == "text" and tpl is not None:
+            text_derived = tpl.derived
         rendered[name] = None if tpl is None else _render_one(tpl, context, aid)
+        if name == "text" and tpl is not None and tpl.derived and rendered[name]:
+            # block tags leave blank lines behind: tidy as html_to_text does
+            rendered[name] = _BLANK_LINES.sub("\n\n", rendered[name] or "").strip("\n") + "\n"
     return RenderedMessage(
-        **rendered, variant=variant.id if variant else None, language=lang
-    )
+        **rendered, variant=variant.id if variant else None, language=lang,
+        text_derived=text_derived)
 
 
 __all__ = [
