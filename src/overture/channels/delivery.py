@@ -6,8 +6,9 @@ engine's memory, not Python's, holds the audience. The main thread renders each
 message and hands it to a pool of `provider.concurrency` threads; each thread waits
 for its rate-limit slots, sends, and retries transient failures with exponential
 backoff and jitter. Results are appended to the message log every `batch_size`
-messages, so after a crash at most the messages sent but not yet recorded (fewer
-than `batch_size` plus the messages in flight) are sent again, under the same id.
+messages (or every second when sending is slow), so after a crash at most the
+messages sent but not yet recorded (`batch_size` plus the 4 x `concurrency` in
+flight) are sent again, under the same id.
 
 Only the main thread touches the data plane and the run log; worker threads hand
 their results and log lines back through thread-safe lists.
@@ -38,6 +39,8 @@ from overture.data import messages
 
 #: retries logged one by one; beyond this, only counted in the summary line
 RETRY_LOG_LIMIT = 50
+#: results wait at most this long to be recorded when sending is slow
+FLUSH_SECONDS = 1.0
 _SEQ = "_seq"
 
 
@@ -60,6 +63,7 @@ class _Shared:
     failed: int = 0
     retried: int = 0
     stop: threading.Event = field(default_factory=threading.Event)
+    flushed_at: float = field(default_factory=time.monotonic)
 
 
 @dataclass
@@ -146,8 +150,7 @@ class Delivery:
         slots.acquire()
         future = pool.submit(self._deliver, shared, message)
         future.add_done_callback(lambda f: self._done(f, shared, slots, mid, rendered))
-        if len(shared.results) >= self.settings.batch_size:
-            self._flush(shared, force=False)
+        self._flush(shared, force=False)
 
     def _deliver(self, shared: _Shared, message: OutgoingMessage) -> tuple[SendResult, int]:
         attempt = 0
@@ -213,11 +216,15 @@ class Delivery:
                     shared.stop.set()
 
     def _flush(self, shared: _Shared, *, force: bool) -> None:
+        """Record the results so far: every `batch_size` of them, or after a second."""
         with shared.lock:
-            if not force and len(shared.results) < self.settings.batch_size:
+            due = len(shared.results) >= self.settings.batch_size or (
+                shared.results and time.monotonic() - shared.flushed_at >= FLUSH_SECONDS)
+            if not force and not due:
                 rows: list[dict[str, Any]] = []
             else:
                 rows, shared.results = shared.results, []
+                shared.flushed_at = time.monotonic()
             logs, shared.logs = shared.logs, []
         messages.record_results(self.ctx.plane, rows)
         for line in logs:
