@@ -138,6 +138,7 @@ def html_to_text(html: str) -> str:
     return converter.text()
 
 
+@lru_cache(maxsize=256)
 def _domain_of(address: str) -> str:
     for _, addr in getaddresses([address]):
         if "@" in addr:
