@@ -18,6 +18,7 @@ from typing import Any
 
 import ibis
 import ibis.expr.types as ir
+import pyarrow as pa
 
 from overture.data.plane import INTERNAL_PREFIX, DataPlane
 
@@ -102,7 +103,7 @@ def record_results(plane: DataPlane, rows: list[dict[str, Any]]) -> None:
         return
     _ensure(plane, RESULTS, RESULT_SCHEMA)
     data = {name: [row.get(name) for row in rows] for name in RESULT_SCHEMA.names}
-    plane.con.insert(RESULTS, ibis.memtable(data, schema=RESULT_SCHEMA))
+    plane.append(RESULTS, pa.table(data, schema=RESULT_SCHEMA.to_pyarrow()))
 
 
 def message_log(plane: DataPlane) -> ir.Table | None:

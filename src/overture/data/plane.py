@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -151,6 +152,25 @@ class DataPlane:
         if self._pinned is not None:
             self._pinned[name] = table
         return table
+
+    def append(self, name: str, rows: Any) -> None:
+        """Append an Arrow table to table `name` in one insert.
+
+        On DuckDB the rows are registered, inserted and unregistered at once: an Ibis
+        memtable stays registered (and in memory) for the connection's life, which a
+        sender appending every few hundred results would pile up.
+        """
+        if self.backend == "duckdb":
+            raw = self.con.con
+            view = f"{IBIS_PREFIX}append_{uuid.uuid4().hex}"
+            raw.register(view, rows)
+            try:
+                columns = ", ".join(f'"{c}"' for c in rows.column_names)
+                raw.execute(f'INSERT INTO "{name}" ({columns}) SELECT {columns} FROM "{view}"')
+            finally:
+                raw.unregister(view)
+        else:
+            self.con.insert(name, ibis.memtable(rows))
 
     def execute(self, statements: list[tuple[str, list[Any]]]) -> None:
         """Run SQL statements in one transaction, values bound to `?` placeholders.
