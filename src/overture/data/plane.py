@@ -70,6 +70,8 @@ class DataPlane:
                 path = path[1:] if path.startswith("/") and path != "/" else path
                 path = "/" + path if not path.startswith((":", "/")) and path else path
                 con = ibis.duckdb.connect(path or ":memory:")
+                # its progress bar writes to stdout, into `--json` output of long runs
+                con.con.execute("SET enable_progress_bar = false")
             else:
                 con = ibis.connect(url)
         except Exception as exc:  # driver errors vary by backend
