@@ -24,6 +24,7 @@ test: install
 
 bench: install
 	$(BIN)/python bench/targeting.py $(BENCH_ARGS)
+	$(BIN)/python bench/delivery.py $(DELIVERY_ARGS)
 
 lint: install
 	$(BIN)/ruff check src tests bench examples
