@@ -90,13 +90,31 @@ class Delivery:
             | (log.not_before <= ibis.literal(messages.utc_naive(self.now), type="timestamp"))))
         due = due.select(_mid=due.message_id, _pkey=due.profile_key, _address=due.address)
         work = ctx.read(source)
-        work = work.mutate(_wkey=work[key].cast("string"))
-        rows = due.join(work, due._pkey == work._wkey).drop("_pkey", "_wkey")
-        rows = with_attributes(ctx, rows, dim)
+        keys = work.select(key, _wkey=work[key].cast("string"))
+        rows = due.join(keys, due._pkey == keys._wkey).drop("_pkey", "_wkey")
+        # narrow on purpose: sorting every template column of a million profiles would
+        # hold them all in memory; they are joined back per batch (`_batch`)
         rows = rows.mutate(**{_SEQ: ibis.row_number().over(order_by=rows[key])})
         name = ctx.table_name(self.composer.content.activity_id, "queue")
-        count = ctx.plane.materialize(rows.order_by(_SEQ), name)
+        count = ctx.plane.materialize(rows, name)
         return ctx.plane.table_any(name), count
+
+    def _batch(self, queue: ir.Table, start: int, size: int) -> list[dict[str, Any]]:
+        """Rows `start` to `start + size` of the queue with every column a template may
+        name (the work table's and the dimension's), in key order."""
+        dim = self.source.dimension
+        key = self.ctx.key_of(dim)
+        part = queue.filter((queue[_SEQ] >= start) & (queue[_SEQ] < start + size))
+        bounds = part.aggregate(lo=part[key].min(), hi=part[key].max()).to_pyarrow().to_pylist()
+        lo, hi = bounds[0]["lo"], bounds[0]["hi"]
+        if lo is None:
+            return []
+        work = self.ctx.read(self.source)
+        work = work.filter((work[key] >= lo) & (work[key] <= hi))  # zone maps skip the rest
+        work = with_attributes(self.ctx, work, dim)
+        work = work.rename({f"_w_{key}": key})
+        rows = part.join(work, part[key] == work[f"_w_{key}"]).drop(f"_w_{key}")
+        return rows.order_by(_SEQ).to_pyarrow().to_pylist()
 
     # ---- sending ----
     def run(self) -> DeliveryReport:
@@ -113,8 +131,7 @@ class Delivery:
                 for start in range(0, total, batch):
                     if shared.stop.is_set():
                         break
-                    rows = queue.filter((queue[_SEQ] >= start) & (queue[_SEQ] < start + batch))
-                    for row in rows.order_by(_SEQ).to_pyarrow().to_pylist():
+                    for row in self._batch(queue, start, batch):
                         if shared.stop.is_set():
                             break
                         self._submit(pool, slots, shared, row, key)
