@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import functools
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
@@ -29,6 +30,16 @@ def set_workspace_dir(path: Path | None) -> None:
 def open_workspace() -> Workspace:
     path = _state["workspace"]
     return Workspace.open(path) if path else Workspace.find()
+
+
+@contextmanager
+def workspace_session() -> Iterator[Workspace]:
+    """The workspace, closed when the command is done with it."""
+    ws = open_workspace()
+    try:
+        yield ws
+    finally:
+        ws.close()
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

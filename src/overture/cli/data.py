@@ -5,8 +5,6 @@ from __future__ import annotations
 import difflib
 import json
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -24,7 +22,13 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from overture.cli.common import clean_errors, console, err_console, fail, open_workspace
+from overture.cli.common import (
+    clean_errors,
+    console,
+    err_console,
+    fail,
+    workspace_session,
+)
 from overture.data.catalog import Catalog
 from overture.data.workspace import Workspace
 
@@ -42,15 +46,6 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of 
 
 def _echo_json(data: Any) -> None:
     typer.echo(json.dumps(data, indent=2, default=str, ensure_ascii=False))
-
-
-@contextmanager
-def _workspace() -> Iterator[Workspace]:
-    ws = open_workspace()
-    try:
-        yield ws
-    finally:
-        ws.close()
 
 
 def _suggest(name: str, choices: list[str]) -> str:
@@ -127,7 +122,7 @@ def load(
     from overture.data.loading import load_into_workspace, parse_type_options
 
     types = parse_type_options(type_ or [])
-    with _workspace() as ws:
+    with workspace_session() as ws:
         bar = _Bar(f"{table} ← {file.name}", enabled=not as_json and err_console.is_terminal)
         started = time.monotonic()
         try:
@@ -175,7 +170,7 @@ def _print_load(result: LoadResult, seconds: float, ws: Workspace) -> None:
 @clean_errors
 def tables(as_json: JsonOption = False) -> None:
     """List the tables: rows, columns, declared key, and whether schema.yaml declares them."""
-    with _workspace() as ws:
+    with workspace_session() as ws:
         catalog = ws.catalog
         rows: list[dict[str, Any]] = []
         loaded = ws.data.list_tables()
@@ -250,7 +245,7 @@ def show(
     """Show a table's columns with their types and roles in schema.yaml, and its row count."""
     from overture.data.loading import type_name
 
-    with _workspace() as ws:
+    with workspace_session() as ws:
         _require_table(ws, table)
         expr = ws.data.table(table)
         catalog = ws.catalog
@@ -295,7 +290,7 @@ def values(
 
     from overture.data.loading import type_name
 
-    with _workspace() as ws:
+    with workspace_session() as ws:
         _require_table(ws, table)
         expr = ws.data.table(table)
         if column not in expr.columns:
@@ -351,7 +346,7 @@ def _text(value: Any) -> str:
 @clean_errors
 def check(as_json: JsonOption = False) -> None:
     """Check schema.yaml against the loaded tables: every key, link and channel column."""
-    with _workspace() as ws:
+    with workspace_session() as ws:
         catalog = ws.catalog
         problems = catalog.problems(ws.data.columns_of())
         if as_json:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -13,11 +11,15 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from overture.cli.common import clean_errors, console, err_console, open_workspace
+from overture.cli.common import (
+    clean_errors,
+    console,
+    err_console,
+    workspace_session,
+)
 
 if TYPE_CHECKING:  # the engine's libraries load only when a command runs
     from overture.data.suppressions import SuppressionResult
-    from overture.data.workspace import Workspace
 
 app = typer.Typer(
     help="The suppression list: addresses (email, phone number, push token) that no "
@@ -29,15 +31,6 @@ ChannelOption = Annotated[str, typer.Option(
     "--channel", "-c", help="email, sms or push.")]
 ReasonOption = Annotated[str, typer.Option(
     "--reason", help="Why: manual, hard_bounce or complaint.")]
-
-
-@contextmanager
-def _workspace() -> Iterator[Workspace]:
-    ws = open_workspace()
-    try:
-        yield ws
-    finally:
-        ws.close()
 
 
 def _plural(count: int, word: str) -> str:
@@ -62,7 +55,7 @@ def add_command(
 
     suppressions.check_channel(channel)
     suppressions.check_reason(reason)
-    with _workspace() as ws:
+    with workspace_session() as ws:
         result = suppressions.add_suppressions(ws.data, channel, addresses, reason=reason,
                                                source="cli")
     console.print(_summary(result, channel), highlight=False)
@@ -83,7 +76,7 @@ def import_command(
 
     suppressions.check_channel(channel)
     suppressions.check_reason(reason)
-    with _workspace() as ws:
+    with workspace_session() as ws:
         started = time.monotonic()
         with err_console.status(f"importing {escape(file.name)} into the suppression list…"):
             result = suppressions.import_suppressions(ws.data, file, channel, column=column,
@@ -110,7 +103,7 @@ def list_command(
 
     if channel is not None:
         suppressions.check_channel(channel)
-    with _workspace() as ws:
+    with workspace_session() as ws:
         rows = suppressions.list_suppressions(ws.data, channel, limit=limit or None)
         counts = suppressions.count_suppressions(ws.data)
     if as_json:
@@ -147,7 +140,7 @@ def remove_command(
     from overture.data import suppressions
 
     suppressions.check_channel(channel)
-    with _workspace() as ws:
+    with workspace_session() as ws:
         removed = suppressions.remove_suppressions(ws.data, channel, addresses)
     wanted = len({suppressions.normalize_address(a, channel) for a in addresses} - {""})
     missing = wanted - removed
