@@ -660,8 +660,9 @@ def _csv_error(path: Path, gzipped: bool, delimiter: str, expected: int,
     return SuppressionError(f"{path}: not a readable CSV file: {message}")
 
 
-def _ragged_line(path: Path, gzipped: bool, delimiter: str, expected: int) -> int | None:
-    """The physical line (1-based) of the first record without `expected` fields."""
+def _first_record_line(path: Path, gzipped: bool, delimiter: str,
+                       bad: Callable[[list[str]], bool]) -> int | None:
+    """The physical line (1-based) where the first record for which `bad` holds starts."""
     try:
         with _open_text(path, gzipped) as text:
             reader = csv.reader(text, delimiter=delimiter)
@@ -669,27 +670,24 @@ def _ragged_line(path: Path, gzipped: bool, delimiter: str, expected: int) -> in
             for record in reader:
                 start = previous_end + 1
                 previous_end = reader.line_num
-                if record and len(record) != expected:
+                if bad(record):
                     return start
     except (OSError, EOFError, UnicodeDecodeError, csv.Error):
         return None
     return None
+
+
+def _ragged_line(path: Path, gzipped: bool, delimiter: str, expected: int) -> int | None:
+    """The first record without `expected` fields."""
+    return _first_record_line(path, gzipped, delimiter,
+                              lambda record: bool(record) and len(record) != expected)
 
 
 def _multiline_record(path: Path, gzipped: bool, delimiter: str) -> int | None:
-    """The physical line (1-based) where the first record holding a line break starts."""
-    try:
-        with _open_text(path, gzipped) as text:
-            reader = csv.reader(text, delimiter=delimiter)
-            previous_end = 0
-            for record in reader:
-                start = previous_end + 1
-                previous_end = reader.line_num
-                if any("\n" in field or "\r" in field for field in record):
-                    return start
-    except (OSError, EOFError, UnicodeDecodeError, csv.Error):
-        return None
-    return None
+    """The first record holding a line break."""
+    return _first_record_line(
+        path, gzipped, delimiter,
+        lambda record: any("\n" in field or "\r" in field for field in record))
 
 
 def _bad_utf8_line(path: Path, gzipped: bool) -> int | None:
