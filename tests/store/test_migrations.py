@@ -18,7 +18,9 @@ from overture.store.models import Base
 from overture.store.repository import ControlStore
 
 HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head()
-TABLES = {"alembic_version", "runs", "activity_runs", "run_log"}
+TABLES = {"alembic_version", "runs", "activity_runs", "run_log", "campaigns",
+          "campaign_versions", "campaign_history", "schedule_slots", "users", "api_tokens",
+          "sessions"}
 
 
 def _versions(store: ControlStore) -> list[str]:

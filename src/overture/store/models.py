@@ -1,4 +1,4 @@
-"""The control-plane tables: runs, activity runs and run logs.
+"""The control-plane tables: campaigns and versions, runs, schedules, users.
 
 Migrations are written by hand to match this file; `tests/store/test_migrations.py`
 fails when the two drift apart.
@@ -56,6 +56,15 @@ class Run(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     error: Mapped[str | None] = mapped_column(Text)
     pruned_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: manual, schedule, signal or restart: why the run exists
+    trigger: Mapped[str | None] = mapped_column(String(16))
+    #: the schedule slot a scheduled run fills (UTC)
+    slot: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    started_by: Mapped[str | None] = mapped_column(String(200))
+    #: `pause` or `stop`, asked of a running run; the runner honours it at the next checkpoint
+    requested: Mapped[str | None] = mapped_column(String(16))
+    #: activities the run stops before (breakpoints), each once
+    breakpoints: Mapped[list[str] | None] = mapped_column(json_column())
 
     __table_args__ = (
         CheckConstraint("mode IN ('test', 'live')", name="mode"),
@@ -64,6 +73,8 @@ class Run(Base):
         Index("ix_runs_campaign_created_at", "campaign", "created_at"),
         # retention: finished before an instant
         Index("ix_runs_finished_at", "finished_at"),
+        # the scheduler: runs to recover or wake
+        Index("ix_runs_status", "status"),
     )
 
 
@@ -82,6 +93,14 @@ class ActivityRun(Base):
     tables: Mapped[dict[str, str] | None] = mapped_column(json_column())
     error: Mapped[str | None] = mapped_column(Text)
     clock: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: why a `waiting` activity waits: timer, confirmation, breakpoint, errors, deferred
+    waiting_for: Mapped[str | None] = mapped_column(String(16))
+    #: a timer's wake-up instant, stored before the wait begins
+    wake_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    confirmed_by: Mapped[str | None] = mapped_column(String(200))
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    __table_args__ = (Index("ix_activity_runs_wake_at", "wake_at"),)
 
 
 class RunLog(Base):
@@ -95,3 +114,107 @@ class RunLog(Base):
     message: Mapped[str] = mapped_column(Text)
 
     __table_args__ = (Index("ix_run_log_run_id_at", "run_id", "at"),)
+
+
+class Campaign(Base):
+    """A campaign by name: its editable draft, its status and its scheduler state."""
+
+    __tablename__ = "campaigns"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))
+    #: the editable document; None once published with no pending changes
+    draft: Mapped[dict[str, Any] | None] = mapped_column(json_column())
+    latest_version: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_by: Mapped[str] = mapped_column(String(200))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_by: Mapped[str] = mapped_column(String(200))
+    #: the last schedule slot that was filled (or the publication instant): slots after it are due
+    last_slot: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    next_start: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_signal_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    consecutive_errors: Mapped[int] = mapped_column(Integer, default=0)
+
+    __table_args__ = (Index("ix_campaigns_status", "status"),)
+
+
+class CampaignVersion(Base):
+    """A published, frozen document: version numbers count from 1 per campaign."""
+
+    __tablename__ = "campaign_versions"
+
+    campaign: Mapped[str] = mapped_column(
+        String(200), ForeignKey("campaigns.name", ondelete="CASCADE"), primary_key=True
+    )
+    number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    document: Mapped[dict[str, Any]] = mapped_column(json_column())
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    published_by: Mapped[str] = mapped_column(String(200))
+
+
+class CampaignHistory(Base):
+    """Who changed what and when: every lifecycle action and edit, append-only."""
+
+    __tablename__ = "campaign_history"
+
+    id: Mapped[int] = mapped_column(LogId, primary_key=True, autoincrement=True)
+    campaign: Mapped[str] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[dict[str, Any] | None] = mapped_column(json_column())
+
+    __table_args__ = (Index("ix_campaign_history_campaign_at", "campaign", "at"),)
+
+
+class ScheduleSlot(Base):
+    """One row per filled slot: the primary key is what makes two runs of one slot impossible."""
+
+    __tablename__ = "schedule_slots"
+
+    campaign: Mapped[str] = mapped_column(String(200), primary_key=True)
+    slot: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
+    run_id: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    username: Mapped[str] = mapped_column(String(200), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        CheckConstraint("role IN ('viewer', 'manager', 'approver', 'admin')", name="role"),
+    )
+
+
+class ApiToken(Base):
+    """A script's credential; only a SHA-256 of the secret is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(32), ForeignKey("users.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Session(Base):
+    """A browser login; only a SHA-256 of the cookie's secret is stored."""
+
+    __tablename__ = "sessions"
+
+    secret_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(32), ForeignKey("users.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())

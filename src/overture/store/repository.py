@@ -59,6 +59,11 @@ class RunRecord:
     finished_at: datetime | None
     error: str | None
     pruned_at: datetime | None
+    trigger: str | None = None
+    slot: datetime | None = None
+    started_by: str | None = None
+    requested: str | None = None
+    breakpoints: list[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -73,6 +78,10 @@ class ActivityRunRecord:
     tables: dict[str, str] | None
     error: str | None
     clock: datetime | None
+    waiting_for: str | None = None
+    wake_at: datetime | None = None
+    confirmed_by: str | None = None
+    confirmed_at: datetime | None = None
 
 
 @dataclass(frozen=True)
