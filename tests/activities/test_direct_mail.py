@@ -211,7 +211,7 @@ def test_a_failed_write_leaves_the_previous_file_and_no_temp_file(
     result = h.run(f"""
         - {{id: all, type: build_audience}}
         - {{id: letters, type: direct_mail, inputs: [all], path: "{target}"}}
-    """, mode="live")
+    """, mode="live", error_policy={"on_error": "abort"})
     entry = result["activities"]["letters"]
     assert entry["status"] == "failed"
     assert entry["error"] == f"cannot write the extract {target}: No space left on device"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -237,9 +237,13 @@ def test_quiet_hours_exclude_in_each_profiles_time_zone(h: Harness) -> None:
 def test_quiet_hours_defer_until_morning_in_the_profiles_zone(h: Harness) -> None:
     configure(h, delivery={"quiet_hours": {**QUIET, "action": "defer"}})
     result = h.run(MAIL % "", mode="live", clock=EVENING)
-    assert result["status"] == "paused"
+    # waiting, not paused: the wake-up time is stored and the scheduler resumes the run
+    assert result["status"] == "waiting"
     assert result["activities"]["mail"]["status"] == "waiting"
     assert "3 messages deferred by quiet hours until 2027-03-02 07:00:00" in result["error"]
+    state = h.ws.control.activity_runs(result["run"])["mail"]
+    assert (state.waiting_for, state.wake_at) == ("deferred", datetime(2027, 3, 2, 7, 0,
+                                                                       tzinfo=UTC))
     rows = {int(r["profile_key"]): r for r in log_rows(h, result["run"])}
     assert {k for k, r in rows.items() if r["status"] == "sent"} == EMAILABLE - PARIS
     for key in PARIS:  # 08:00 in Paris is 07:00 UTC
@@ -263,7 +267,10 @@ def test_the_throttle_window_excludes_what_the_rate_cannot_send_in_time(h: Harne
 
 def test_a_missing_sender_fails_the_activity_with_a_clear_message(h: Harness) -> None:
     result = h.run(MAIL.replace('from: "Shop <news@shop.example>",', "") % "", mode="live")
-    assert result["status"] == "failed"
+    # the default error policy (suspend) pauses a live run: fixing the cause and
+    # resuming retries the activity
+    assert result["status"] == "paused"
+    assert result["activities"]["mail"]["status"] == "waiting"
     assert "email needs a sender" in result["activities"]["mail"]["error"]
     assert read_outbox(h.ws.state_dir, "email") == []
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -61,6 +61,9 @@ class Outcome:
     excluded: dict[str, int] | None = None
     clock: datetime | None = None  # set by waits: the clock downstream activities see
     waiting: str | None = None  # the activity stops here for now (why), resumable
+    #: why it waits: timer, deferred, errors, interrupted (see store.status.WaitingFor)
+    waiting_for: str | None = None
+    wake_at: datetime | None = None  # when a timer (or deferred messages) fall due
 
 
 @dataclass
@@ -83,6 +86,13 @@ class ExecContext:
     state_dir: Path | None = None  # the workspace's .overture/ folder
     providers: Callable[[str, str | None], Any] | None = None
     progress: Callable[[int, int], None] | None = None  # (done, total) while sending
+    #: the engine's clock (live waits compare against it); system time by default
+    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    #: this activity's stored state from before (a resumed wait finds its wake-up time)
+    previous: Any = None
+    #: set when the run must stop soon (pause, stop, server shutdown): senders finish
+    #: what is in flight, record it, and return
+    interrupted: Callable[[], bool] = lambda: False
     _compiler: Compiler | None = None
 
     @property

@@ -156,15 +156,17 @@ def _live(a: Any, source: PortInput, ctx: ExecContext, options: PlanOptions,
     ctx.log(f"sent {report.sent}, failed {report.failed}{retries} this time; "
             f"message log: {counts}")
     if report.paused:
-        return Outcome({}, excluded=excluded, waiting=report.paused)
+        return Outcome({}, excluded=excluded, waiting=report.paused,
+                       waiting_for="interrupted" if report.interrupted else "errors")
     pending = counts.get("pending", 0)
     if pending:
         log = messages.of_activity(ctx.plane, ctx.run_id, a.id)
         assert log is not None
         wake = log.filter(log.status == "pending").not_before.min().execute()
-        return Outcome({}, excluded=excluded,
+        wake_at = None if wake is None else wake.replace(tzinfo=UTC)
+        return Outcome({}, excluded=excluded, waiting_for="deferred", wake_at=wake_at,
                        waiting=f"{pending} messages deferred by quiet hours until {wake} UTC; "
-                               "resume the run then to send them")
+                               "the server resumes the run then (or resume it by hand)")
     out = _sent_profiles(ctx, source, a.id)
     return Outcome({"out": out}, excluded=excluded)
 

@@ -33,9 +33,13 @@ def and_join(a: act.AndJoin, inputs: list[PortInput], ctx: ExecContext) -> Outco
 
 @executes("wait")
 def wait(a: act.Wait, inputs: list[PortInput], ctx: ExecContext) -> Outcome:
-    if ctx.live:
-        raise ActivityError("waits in live runs arrive with the scheduler; run in test mode")
-    if a.duration:
+    """Test mode: the clock jumps. Live: the wake-up time is returned to be stored
+    before the run goes idle; the scheduler resumes the run once it has passed, and
+    the resumed wait finds it again in `ctx.previous` rather than counting anew."""
+    stored = getattr(ctx.previous, "wake_at", None)
+    if ctx.live and stored is not None:
+        wake = stored
+    elif a.duration:
         wake = ctx.clock + parse_duration(a.duration)
     else:
         assert a.until is not None
@@ -43,7 +47,13 @@ def wait(a: act.Wait, inputs: list[PortInput], ctx: ExecContext) -> Outcome:
         if until.tzinfo is None:
             until = until.replace(tzinfo=ZoneInfo(ctx.campaign.timezone))
         wake = max(ctx.clock, until)
-    ctx.log(f"test mode: the clock jumps to {wake.isoformat()}")
+    if not ctx.live:
+        ctx.log(f"test mode: the clock jumps to {wake.isoformat()}")
+        return Outcome({"out": ctx.passthrough(inputs[0])}, clock=wake)
+    if ctx.now() < wake:
+        return Outcome({}, waiting=f"waiting until {wake.isoformat()}", waiting_for="timer",
+                       wake_at=wake)
+    ctx.log(f"woke up: the wait ended at {wake.isoformat()}")
     return Outcome({"out": ctx.passthrough(inputs[0])}, clock=wake)
 
 

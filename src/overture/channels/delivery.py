@@ -50,6 +50,7 @@ class DeliveryReport:
     failed: int = 0
     retried: int = 0
     paused: str | None = None
+    interrupted: bool = False  # paused because the run was asked to stop, not by errors
 
 
 @dataclass
@@ -129,10 +130,10 @@ class Delivery:
         try:
             with ThreadPoolExecutor(workers, thread_name_prefix="overture-send") as pool:
                 for start in range(0, total, batch):
-                    if shared.stop.is_set():
+                    if shared.stop.is_set() or self._interrupt(report):
                         break
                     for row in self._batch(queue, start, batch):
-                        if shared.stop.is_set():
+                        if shared.stop.is_set() or self._interrupt(report):
                             break
                         self._submit(pool, slots, shared, row, key)
                         done += 1
@@ -148,11 +149,21 @@ class Delivery:
         if self.progress:
             self.progress(shared.sent + shared.failed, total)
         report.sent, report.failed, report.retried = shared.sent, shared.failed, shared.retried
-        if shared.stop.is_set():
+        if report.interrupted:
+            report.paused = (f"interrupted after {shared.sent + shared.failed} messages; the "
+                             "messages not sent stay pending and go when the run resumes")
+        elif shared.stop.is_set():
             report.paused = (f"paused after {shared.failed} failed messages "
                              f"(max_errors = {self.settings.max_errors}); "
                              "the messages not sent stay pending: resume the run to continue")
         return report
+
+    def _interrupt(self, report: DeliveryReport) -> bool:
+        """The run was asked to pause or stop, or the server is shutting down: take no
+        new message; what is in flight finishes and is recorded."""
+        if not report.interrupted and self.ctx.interrupted():
+            report.interrupted = True
+        return report.interrupted
 
     def _submit(self, pool: ThreadPoolExecutor, slots: threading.BoundedSemaphore,
                 shared: _Shared, row: dict[str, Any], key: str) -> None:

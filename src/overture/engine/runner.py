@@ -9,6 +9,7 @@ and its tables are replaced whole.
 from __future__ import annotations
 
 import copy
+import threading
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,9 +17,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from overture.activities.base import ActivityError, ExecContext, PortInput, executor_for
+from overture.activities.base import (
+    ActivityError,
+    ExecContext,
+    Outcome,
+    PortInput,
+    executor_for,
+)
 from overture.data.plane import DataPlaneError
 from overture.data.workspace import Workspace
+from overture.definition.campaign import Campaign
 from overture.definition.errors import InvalidDocument
 from overture.definition.validation import Validated, test_variables, validate
 from overture.engine import faults
@@ -26,8 +34,8 @@ from overture.engine.environment import environment_for
 from overture.errors import OvertureError
 from overture.rules.compiler import RuleError
 from overture.store.ids import new_run_id
-from overture.store.repository import ActivityRunRecord
-from overture.store.status import ActivityStatus, RunStatus
+from overture.store.repository import ActivityRunRecord, RunRecord
+from overture.store.status import ActivityStatus, RunStatus, WaitingFor
 
 #: statuses that a resumed run keeps as they are
 CHECKPOINTED = frozenset({ActivityStatus.DONE, ActivityStatus.SKIPPED})
@@ -35,6 +43,7 @@ CHECKPOINTED = frozenset({ActivityStatus.DONE, ActivityStatus.SKIPPED})
 Observer = Callable[[str, str, dict[str, int | None] | None], None]
 #: (activity, done, total) while a channel activity sends
 Progress = Callable[[str, int, int], None]
+CHANNELS = frozenset({"email", "sms", "push"})
 
 
 class RunError(OvertureError):
@@ -87,6 +96,9 @@ class Runner:
     observer: Observer | None = None
     columns_of: dict[str, dict[str, str]] | None = None  # as validation read them
     progress: Progress | None = None
+    now: Callable[[], datetime] = _now
+    #: set from outside (pause, stop, server shutdown): stop at the next safe point
+    interrupt: threading.Event | None = None
 
     @property
     def store(self) -> Any:
@@ -116,15 +128,26 @@ class Runner:
             return None
         return lambda done, total: progress(activity_id, done, total)
 
+    def _interrupted(self) -> bool:
+        return self.interrupt is not None and self.interrupt.is_set()
+
     def _execute(self) -> dict[str, Any]:
         campaign = self.validated.raise_for_problems()
+        run = self.store.get_run(self.run_id)
         states = self.store.activity_runs(self.run_id)
         columns_of = self.columns_of if self.columns_of is not None \
             else self.ws.data.columns_of()
+        live = self.mode == "live"
+        policy = campaign.error_policy.on_error if live else "abort"
         for activity_id in self.validated.order:
             state = states.get(activity_id)
             if state is not None and state.status in CHECKPOINTED:
                 continue
+            halted = self._halt_requested()
+            if halted is not None:
+                return halted
+            if not self._inputs_settled(activity_id, states):
+                continue  # behind a waiting activity: it runs when the run resumes
             activity = campaign.activity(activity_id)
             inputs, clocks = self._inputs(activity_id, states)
             if not activity.enabled or (inputs and all(p.skipped for p in inputs)):
@@ -134,6 +157,23 @@ class Runner:
                 self.log(f"skipped: {why}", activity_id)
                 continue
             clock = max(clocks) if clocks else self.clock
+            if activity_id in (run.breakpoints or []):
+                states[activity_id] = self._record(
+                    activity_id, ActivityStatus.WAITING, waiting_for=WaitingFor.BREAKPOINT.value)
+                self.log("breakpoint: the run waits here until someone continues it",
+                         activity_id)
+                continue
+            if live and activity.type in CHANNELS and needs_confirmation(activity, run) \
+                    and (state is None or state.confirmed_at is None):
+                states[activity_id] = self._record(
+                    activity_id, ActivityStatus.WAITING,
+                    waiting_for=WaitingFor.CONFIRMATION.value)
+                target = sum(self.store.activity_runs(self.run_id)[ref.activity].ports
+                             .get(ref.port, 0) or 0 for ref in self.validated.edges[activity_id]
+                             if states[ref.activity].ports)
+                self.log(f"waiting for an approver to confirm sending to {target} profiles",
+                         activity_id, level="warning")
+                continue
             faults.checkpoint("before", activity_id)
             self._record(activity_id, ActivityStatus.RUNNING, started_at=_now())
             ctx = ExecContext(
@@ -143,18 +183,26 @@ class Runner:
                 filters_dir=self.ws.filters_dir, base_dir=self.base_dir,
                 log=self._logger(activity_id), config=self.ws.config,
                 state_dir=self.ws.state_dir, providers=self._providers,
-                progress=self._progress_of(activity_id),
+                progress=self._progress_of(activity_id), now=self.now, previous=state,
+                interrupted=self._interrupted,
             )
+            message: str | None = None
             try:
                 faults.checkpoint("during", activity_id)
                 outcome = executor_for(activity.type)(activity, inputs, ctx)
             except (ActivityError, RuleError, DataPlaneError, OvertureError) as exc:
-                return self._fail(activity_id, str(exc))
+                message = str(exc)
             except Exception as exc:  # an engine error: keep the traceback in the run log
                 self.log(traceback.format_exc(), activity_id, level="debug")
-                return self._fail(activity_id, f"internal error: {type(exc).__name__}: {exc}")
+                message = f"internal error: {type(exc).__name__}: {exc}"
+            if message is not None:
+                if policy == "abort":
+                    return self._fail(activity_id, message)
+                states[activity_id] = self._failed_under_policy(activity_id, message, policy)
+                continue
             if outcome.waiting is not None:
-                return self._wait(activity_id, outcome.waiting, outcome.excluded)
+                states[activity_id] = self._wait(activity_id, outcome)
+                continue
             states[activity_id] = self._record(
                 activity_id, ActivityStatus.DONE, finished_at=_now(),
                 ports={p: o.count for p, o in outcome.ports.items()},
@@ -162,7 +210,50 @@ class Runner:
                 excluded=outcome.excluded, clock=outcome.clock or clock,
             )
             faults.checkpoint("after", activity_id)
-        self.store.update_run(self.run_id, status=RunStatus.DONE.value, finished_at=_now())
+        return self._settle(states)
+
+    def _halt_requested(self) -> dict[str, Any] | None:
+        """Between activities: a pause or stop asked for, or the server shutting down."""
+        requested = self.store.get_run(self.run_id).requested
+        if requested == "stop":
+            self.store.update_run(self.run_id, status=RunStatus.STOPPED.value,
+                                  finished_at=_now(), requested="")
+            self.log("run stopped on request", level="warning")
+            return run_summary(self.ws, self.run_id)
+        if requested == "pause":
+            self.store.update_run(self.run_id, status=RunStatus.PAUSED.value, requested="",
+                                  error="paused on request")
+            self.log("run paused on request", level="warning")
+            return run_summary(self.ws, self.run_id)
+        if self._interrupted():
+            self.store.update_run(self.run_id, status=RunStatus.PENDING.value)
+            self.log("interrupted by shutdown: the run continues when the server starts again",
+                     level="warning")
+            return run_summary(self.ws, self.run_id)
+        return None
+
+    def _inputs_settled(self, activity_id: str, states: dict[str, ActivityRunRecord]) -> bool:
+        for ref in self.validated.edges[activity_id]:
+            upstream = states.get(ref.activity)
+            if upstream is None or not upstream.status.is_finished():
+                return False
+        return True
+
+    def _settle(self, states: dict[str, ActivityRunRecord]) -> dict[str, Any]:
+        """Every activity that could run has: the run is done, waiting or paused."""
+        waiting = {a: s for a, s in states.items() if s.status == ActivityStatus.WAITING}
+        failed = [a for a, s in states.items() if s.status == ActivityStatus.FAILED]
+        if not waiting:
+            error = f"{len(failed)} failed activit{'y' if len(failed) == 1 else 'ies'} " \
+                    f"ignored: {', '.join(failed)}" if failed else None
+            self.store.update_run(self.run_id, status=RunStatus.DONE.value, finished_at=_now(),
+                                  error=error)
+            return run_summary(self.ws, self.run_id)
+        reasons = {WaitingFor(s.waiting_for) for s in waiting.values() if s.waiting_for}
+        status = RunStatus.PAUSED if reasons & WaitingFor.PAUSING else RunStatus.WAITING
+        first, state = next(iter(waiting.items()))
+        why = state.error or (state.waiting_for or "waiting")
+        self.store.update_run(self.run_id, status=status.value, error=f"{first}: {why}")
         return run_summary(self.ws, self.run_id)
 
     def _inputs(self, activity_id: str, states: dict[str, ActivityRunRecord]
@@ -172,8 +263,8 @@ class Runner:
         for ref in self.validated.edges[activity_id]:
             upstream = states[ref.activity]
             table = (upstream.tables or {}).get(ref.port)
-            if upstream.status == ActivityStatus.SKIPPED:
-                table = None
+            if upstream.status in (ActivityStatus.SKIPPED, ActivityStatus.FAILED):
+                table = None  # a failed activity ignored by the error policy: as skipped
             elif upstream.clock is not None:
                 clocks.append(upstream.clock)
             inputs.append(PortInput(str(ref), table, self.validated.ports[str(ref)]))
@@ -187,14 +278,34 @@ class Runner:
             self.observer(activity_id, status.value, fields.get("ports"))
         return record
 
-    def _wait(self, activity_id: str, why: str, excluded: dict[str, int] | None
-              ) -> dict[str, Any]:
-        """The activity stops for now (paused sending, deferred messages): resumable."""
-        self._record(activity_id, ActivityStatus.WAITING, excluded=excluded)
-        self.log(why, activity_id, level="warning")
-        self.store.update_run(self.run_id, status=RunStatus.PAUSED.value,
-                              error=f"{activity_id}: {why}")
-        return run_summary(self.ws, self.run_id)
+    def _wait(self, activity_id: str, outcome: Outcome) -> ActivityRunRecord:
+        """The activity stops for now (a timer, paused sending, deferred messages).
+
+        The wake-up time is stored before the run goes idle, so a restarted server
+        wakes it at the same instant.
+        """
+        reason = outcome.waiting_for or WaitingFor.ERRORS.value
+        record = self._record(activity_id, ActivityStatus.WAITING, excluded=outcome.excluded,
+                              waiting_for=reason, wake_at=outcome.wake_at,
+                              error=outcome.waiting)
+        level = "info" if reason == WaitingFor.TIMER.value else "warning"
+        self.log(str(outcome.waiting), activity_id, level=level)
+        return record
+
+    def _failed_under_policy(self, activity_id: str, message: str, policy: str
+                             ) -> ActivityRunRecord:
+        """`suspend`: the activity waits for a person, and resuming retries it;
+        `ignore`: it fails and the run goes on without it (its outputs count as skipped)."""
+        self.log(message, activity_id, level="error")
+        if policy == "suspend":
+            self.log("error policy suspend: resume the run to retry this activity",
+                     activity_id, level="warning")
+            return self._record(activity_id, ActivityStatus.WAITING, error=message,
+                                waiting_for=WaitingFor.SUSPENDED.value)
+        self.log("error policy ignore: the run goes on without this activity", activity_id,
+                 level="warning")
+        return self._record(activity_id, ActivityStatus.FAILED, finished_at=_now(),
+                            error=message)
 
     def _fail(self, activity_id: str, message: str) -> dict[str, Any]:
         self._record(activity_id, ActivityStatus.FAILED, finished_at=_now(), error=message)
@@ -204,11 +315,24 @@ class Runner:
         return run_summary(self.ws, self.run_id)
 
 
-def start_run(ws: Workspace, raw: dict[str, Any], *, base_dir: Path | None, mode: str = "test",
-              clock: datetime | None = None, variables: dict[str, Any] | None = None,
-              observer: Observer | None = None, run_id: str | None = None,
-              progress: Progress | None = None) -> dict[str, Any]:
-    """Validate, record and execute a new run of a campaign document."""
+def needs_confirmation(activity: Any, run: RunRecord) -> bool:
+    """`confirm` as set, else true for one-shot live runs (started by publishing, or by a
+    `once` schedule); a CLI `overture run --live` is its own go-ahead."""
+    if activity.confirm is not None:
+        return bool(activity.confirm)
+    if run.trigger == "publish":
+        return True
+    schedule = run.document.get("schedule") or {}
+    return run.trigger == "schedule" and isinstance(schedule, dict) and "once" in schedule
+
+
+def prepare_run(ws: Workspace, raw: dict[str, Any], *, base_dir: Path | None,
+                mode: str = "test", clock: datetime | None = None,
+                variables: dict[str, Any] | None = None, run_id: str | None = None,
+                version: int | None = None, trigger: str | None = None,
+                slot: datetime | None = None, started_by: str | None = None,
+                breakpoints: list[str] | None = None, status: str = "running") -> str:
+    """Validate a document and record a new run of it (not executed yet): its id."""
     doc = absolutize_paths(raw, base_dir)
     env = environment_for(ws, base_dir)
     validated = validate(doc, env)
@@ -219,30 +343,68 @@ def start_run(ws: Workspace, raw: dict[str, Any], *, base_dir: Path | None, mode
     values = test_variables(campaign, variables, mode)
     run_id = run_id or new_run_id()
     ws.control.create_run(run_id=run_id, campaign=campaign.name, mode=mode, document=doc,
-                          variables=_jsonable(values), clock=moment)
+                          variables=_jsonable(values), clock=moment, version=version,
+                          trigger=trigger, slot=slot, started_by=started_by,
+                          breakpoints=breakpoints, status=status)
     ws.control.log(run_id, f"{mode} run started, clock {moment.isoformat()}")
-    runner = Runner(ws, run_id, validated, mode, moment, values, base_dir, observer,
-                    env.columns_of, progress)
-    return runner.execute()
+    return run_id
 
 
-def resume_run(ws: Workspace, run_id: str, observer: Observer | None = None,
-               progress: Progress | None = None) -> dict[str, Any]:
-    """Continue an interrupted or failed run from the activities not yet done."""
+def execute_run(ws: Workspace, run_id: str, *, base_dir: Path | None = None,
+                observer: Observer | None = None, progress: Progress | None = None,
+                now: Callable[[], datetime] = _now,
+                interrupt: threading.Event | None = None,
+                variables: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Execute a recorded run from where it stands; returns the spec §5 summary.
+
+    `variables` are the typed values when the caller has them (a new run); a resumed
+    run reads them back as stored.
+    """
     run = ws.control.get_run(run_id)
-    if run.status == RunStatus.DONE:
-        raise RunError(f"run {run.id} is done already: nothing to resume")
-    if run.pruned_at is not None:
-        raise RunError(f"run {run.id} was pruned: its work tables are gone")
-    env = environment_for(ws, None)
+    env = environment_for(ws, base_dir)
     validated = validate(run.document, env)
     if validated.problems:
         raise InvalidDocument(validated.problems)
-    ws.control.update_run(run.id, status=RunStatus.RUNNING.value)
-    ws.control.log(run.id, "run resumed")
-    runner = Runner(ws, run.id, validated, run.mode, run.clock, dict(run.variables), None,
-                    observer, env.columns_of, progress)
+    values = dict(run.variables) if variables is None else variables
+    if run.status != RunStatus.RUNNING:
+        ws.control.update_run(run.id, status=RunStatus.RUNNING.value)
+    runner = Runner(ws, run.id, validated, run.mode, run.clock, values, base_dir, observer,
+                    env.columns_of, progress, now, interrupt)
     return runner.execute()
+
+
+def start_run(ws: Workspace, raw: dict[str, Any], *, base_dir: Path | None, mode: str = "test",
+              clock: datetime | None = None, variables: dict[str, Any] | None = None,
+              observer: Observer | None = None, run_id: str | None = None,
+              progress: Progress | None = None, **record: Any) -> dict[str, Any]:
+    """Validate, record and execute a new run of a campaign document."""
+    run_id = prepare_run(ws, raw, base_dir=base_dir, mode=mode, clock=clock,
+                         variables=variables, run_id=run_id, **record)
+    campaign = Campaign.model_validate(absolutize_paths(raw, base_dir))
+    return execute_run(ws, run_id, base_dir=base_dir, observer=observer, progress=progress,
+                       variables=test_variables(campaign, variables, mode))
+
+
+def check_resumable(run: RunRecord) -> None:
+    if run.status == RunStatus.DONE:
+        raise RunError(f"run {run.id} is done already: nothing to resume")
+    if run.status == RunStatus.STOPPED:
+        raise RunError(f"run {run.id} was stopped: it does not resume; restart the campaign "
+                       "for a new run")
+    if run.pruned_at is not None:
+        raise RunError(f"run {run.id} was pruned: its work tables are gone")
+
+
+def resume_run(ws: Workspace, run_id: str, observer: Observer | None = None,
+               progress: Progress | None = None, now: Callable[[], datetime] = _now,
+               interrupt: threading.Event | None = None) -> dict[str, Any]:
+    """Continue an interrupted, paused, waiting or failed run from the activities not done."""
+    run = ws.control.get_run(run_id)
+    check_resumable(run)
+    ws.control.update_run(run.id, status=RunStatus.RUNNING.value, requested="")
+    ws.control.log(run.id, "run resumed")
+    return execute_run(ws, run.id, observer=observer, progress=progress, now=now,
+                       interrupt=interrupt)
 
 
 def run_summary(ws: Workspace, run_id: str) -> dict[str, Any]:

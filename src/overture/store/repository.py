@@ -137,15 +137,21 @@ class ControlStore:
         variables: dict[str, Any],
         clock: datetime,
         version: int | None = None,
+        trigger: str | None = None,
+        slot: datetime | None = None,
+        started_by: str | None = None,
+        breakpoints: list[str] | None = None,
+        status: str = RunStatus.RUNNING.value,
     ) -> RunRecord:
-        """A new run, status `running`, started now."""
+        """A new run, `running` (or `pending` when a worker will pick it up), created now."""
         if mode not in MODES:
             raise ValueError(f"run mode {mode!r}: expected one of {', '.join(MODES)}")
         now = _now()
         values = {
             "id": run_id, "campaign": campaign, "version": version, "mode": mode,
-            "status": RunStatus.RUNNING.value, "document": document, "variables": variables,
-            "clock": clock, "created_at": now, "started_at": now,
+            "status": RunStatus(status).value, "document": document, "variables": variables,
+            "clock": clock, "created_at": now, "started_at": now, "trigger": trigger,
+            "slot": slot, "started_by": started_by, "breakpoints": breakpoints,
         }  # fmt: skip
         try:
             with self._writer.begin() as conn:
@@ -198,8 +204,10 @@ class ControlStore:
         started_at: datetime | None = None,
         finished_at: datetime | None = None,
         error: str | None = None,
+        requested: str | None = None,
+        breakpoints: list[str] | None = None,
     ) -> None:
-        """Change the given fields; None keeps a field as it was.
+        """Change the given fields; None keeps a field as it was (`requested=""` clears it).
 
         Setting `pending` or `running` (a resume) clears `finished_at` and `error`
         unless they are given; setting a finished status without `finished_at` stamps
@@ -217,8 +225,11 @@ class ControlStore:
                 )
         given = {
             "clock": clock, "started_at": started_at, "finished_at": finished_at, "error": error,
+            "breakpoints": breakpoints,
         }  # fmt: skip
         values.update({key: value for key, value in given.items() if value is not None})
+        if requested is not None:
+            values["requested"] = requested or None
         if not values:
             self._require_run(run_id)
             return
@@ -251,19 +262,28 @@ class ControlStore:
         tables: dict[str, str] | None = None,
         error: str | None = None,
         clock: datetime | None = None,
+        waiting_for: str | None = None,
+        wake_at: datetime | None = None,
+        confirmed_by: str | None = None,
+        confirmed_at: datetime | None = None,
     ) -> None:
         """Insert or update in one statement; None keeps a field as it was.
 
-        Setting `pending` or `running` clears `finished_at` and `error` unless given.
+        Setting `pending` or `running` clears `finished_at` and `error` unless given;
+        any status but `waiting` clears `waiting_for` (the wake-up time stays, as history).
         """
         state = ActivityStatus(status)
         given = {
             "started_at": started_at, "finished_at": finished_at, "ports": ports,
             "excluded": excluded, "tables": tables, "error": error, "clock": clock,
+            "waiting_for": waiting_for, "wake_at": wake_at, "confirmed_by": confirmed_by,
+            "confirmed_at": confirmed_at,
         }  # fmt: skip
         changes: dict[str, Any] = {"status": state.value}
         if state in RESTARTING:
             changes.update(finished_at=None, error=None)
+        if state != ActivityStatus.WAITING:
+            changes["waiting_for"] = None
         changes.update({key: value for key, value in given.items() if value is not None})
         dialect = postgresql if self._engine.dialect.name == "postgresql" else sqlite
         stmt = dialect.insert(ACTIVITY_RUNS).values(
@@ -277,6 +297,52 @@ class ControlStore:
                 conn.execute(stmt)
         except IntegrityError:
             raise RunNotFound(f"no run {run_id!r}") from None
+
+    def confirm_activity(self, run_id: str, activity_id: str, who: str) -> bool:
+        """Record an approver's go-ahead for a channel activity; False if given before."""
+        with self._writer.begin() as conn:
+            result = conn.execute(
+                update(ACTIVITY_RUNS)
+                .where(ACTIVITY_RUNS.c.run_id == run_id,
+                       ACTIVITY_RUNS.c.activity_id == activity_id,
+                       ACTIVITY_RUNS.c.confirmed_at.is_(None))
+                .values(confirmed_by=who, confirmed_at=_now()))
+            return bool(result.rowcount)
+
+    # ---- what the scheduler looks for ----
+    def runs_with_status(self, *statuses: RunStatus) -> list[RunRecord]:
+        """Runs in any of these statuses, oldest first."""
+        query = (select(RUNS).where(RUNS.c.status.in_([s.value for s in statuses]))
+                 .order_by(RUNS.c.created_at, RUNS.c.id))
+        with self._engine.connect() as conn:
+            return [_run_record(row) for row in conn.execute(query)]
+
+    def due_wakeups(self, now: datetime) -> list[str]:
+        """Waiting runs with a timed wait (a wait activity, deferred messages) now due."""
+        query = (
+            select(ACTIVITY_RUNS.c.run_id).distinct()
+            .join(RUNS, RUNS.c.id == ACTIVITY_RUNS.c.run_id)
+            .where(RUNS.c.status == RunStatus.WAITING.value,
+                   ACTIVITY_RUNS.c.status == ActivityStatus.WAITING.value,
+                   ACTIVITY_RUNS.c.waiting_for.in_(["timer", "deferred"]),
+                   ACTIVITY_RUNS.c.wake_at <= literal(now, UTCDateTime()))
+        )
+        with self._engine.connect() as conn:
+            return list(conn.scalars(query))
+
+    def next_wakeup(self) -> datetime | None:
+        """The earliest stored wake-up of a waiting run, so the scheduler knows how long
+        it may sleep."""
+        query = (
+            select(func.min(ACTIVITY_RUNS.c.wake_at))
+            .join(RUNS, RUNS.c.id == ACTIVITY_RUNS.c.run_id)
+            .where(RUNS.c.status == RunStatus.WAITING.value,
+                   ACTIVITY_RUNS.c.status == ActivityStatus.WAITING.value,
+                   ACTIVITY_RUNS.c.waiting_for.in_(["timer", "deferred"]))
+        )
+        with self._engine.connect() as conn:
+            value = conn.scalar(query)  # min() keeps the column's type: an aware instant
+        return value if isinstance(value, datetime) else None
 
     # ---- logs ----
     def log(

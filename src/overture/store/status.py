@@ -57,3 +57,24 @@ ActivityStatus.FINISHED = frozenset(
     {ActivityStatus.DONE, ActivityStatus.FAILED, ActivityStatus.SKIPPED}
 )
 ActivityStatus.ACTIVE = frozenset(ActivityStatus) - ActivityStatus.FINISHED
+
+
+class WaitingFor(StrEnum):
+    """Why a `waiting` activity waits, and so what ends the wait."""
+
+    TIMER = "timer"  # a wait activity: the scheduler wakes it at `wake_at`
+    DEFERRED = "deferred"  # messages held by quiet hours: woken at `wake_at`
+    CONFIRMATION = "confirmation"  # an approver's go-ahead before sending
+    BREAKPOINT = "breakpoint"  # a person continues the run
+    ERRORS = "errors"  # a channel paused after too many failures: resume by hand
+    INTERRUPTED = "interrupted"  # paused, stopped or shut down mid-activity: resumes
+    SUSPENDED = "suspended"  # failed under the `suspend` error policy: resume retries it
+
+    #: what the scheduler resumes on its own, once `wake_at` has passed
+    TIMED: ClassVar[frozenset[WaitingFor]]
+    #: what leaves the run `paused` (a person acts) rather than `waiting`
+    PAUSING: ClassVar[frozenset[WaitingFor]]
+
+
+WaitingFor.TIMED = frozenset({WaitingFor.TIMER, WaitingFor.DEFERRED})
+WaitingFor.PAUSING = frozenset({WaitingFor.ERRORS, WaitingFor.INTERRUPTED, WaitingFor.SUSPENDED})
