@@ -33,9 +33,26 @@ def main(
 @app.command()
 @clean_errors
 def init(directory: Annotated[Path, typer.Argument(help="Folder to make a workspace.")]) -> None:
-    """Create a workspace: overture.toml, a schema.yaml skeleton and the .overture/ folder."""
+    """Create a workspace: overture.toml, a schema.yaml skeleton and the .overture/ folder.
+
+    Also creates the first admin user, `admin`, and prints its password once.
+    """
+    from overture.store.users import ensure_first_admin
+
     ws = Workspace.init(directory)
+    try:
+        password = ensure_first_admin(ws.control)
+    finally:
+        ws.close()
     console.print(f"Workspace ready in [bold]{ws.root}[/]")
+    if password is None:
+        console.print("The control plane has an admin already: see [cyan]overture users list[/]")
+    else:
+        typer.echo("admin user: admin")
+        typer.echo(f"password:   {password}")
+        typer.echo("It will not be shown again: copy it now. Add users with "
+                   "`overture users add NAME --role ROLE`; change this password with "
+                   "`overture users password admin`.")
     console.print("Next: [cyan]overture data load customers customers.csv --key customer_id[/]")
 
 
@@ -51,6 +68,7 @@ def _register() -> None:
         ("overture.cli.audiences", "audiences"),
         ("overture.cli.outbox", "outbox"),
         ("overture.cli.suppress", "suppress"),
+        ("overture.cli.users", "users"),
     ):
         try:
             module = importlib.import_module(module_name)
