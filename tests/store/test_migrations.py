@@ -19,7 +19,7 @@ from overture.store.repository import ControlStore
 
 HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head()
 TABLES = {"alembic_version", "runs", "activity_runs", "run_log", "campaigns",
-          "campaign_versions", "campaign_history", "schedule_slots", "users", "api_tokens",
+          "campaign_versions", "campaign_history", "users", "api_tokens",
           "sessions"}
 
 

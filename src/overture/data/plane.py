@@ -78,6 +78,19 @@ class DataPlane:
             raise DataPlaneError(f"cannot open the data plane at {url}: {exc}") from None
         return cls(url=url, con=con)
 
+    def for_thread(self) -> DataPlane:
+        """A plane for another thread on the same database.
+
+        DuckDB connections are not shared between threads: each gets a cursor of this
+        one (same database, same catalog, its own transaction state). Other backends
+        get a connection of their own.
+        """
+        if self.backend == "duckdb":
+            con = ibis.duckdb.from_connection(self.con.con.cursor())
+            con.con.execute("SET enable_progress_bar = false")
+            return DataPlane(url=self.url, con=con)
+        return DataPlane.connect(self.url)
+
     @property
     def backend(self) -> str:
         return str(self.con.name)

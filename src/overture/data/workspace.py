@@ -8,6 +8,7 @@ of them never touch the other.
 from __future__ import annotations
 
 import os
+import threading
 import tomllib
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -170,3 +171,37 @@ def expand_relative_url(url: str, root: Path) -> str:
             if rest and not rest.startswith("/") and rest != ":memory:":
                 return scheme + str((root / rest).resolve())
     return url
+
+
+class SharedWorkspace(Workspace):
+    """A workspace that a server's threads share: each thread reads and writes the data
+    plane through its own connection (a DuckDB cursor of the one the process holds)."""
+
+    _root_plane: DataPlane | None = None
+    _local: threading.local | None = None
+
+    @classmethod
+    def hold(cls, root: Path) -> SharedWorkspace:
+        ws = cls.open(root)
+        assert isinstance(ws, SharedWorkspace)
+        return ws
+
+    @property
+    def data(self) -> DataPlane:
+        from overture.data.plane import DataPlane
+
+        if self._root_plane is None:
+            self._root_plane = DataPlane.connect(self.data_url)
+            self._local = threading.local()
+        assert self._local is not None
+        plane = getattr(self._local, "plane", None)
+        if plane is None:
+            plane = self._root_plane.for_thread()
+            self._local.plane = plane
+        return plane
+
+    def close(self) -> None:
+        if self._root_plane is not None:
+            self._root_plane.close()
+            self._root_plane = None
+        super().close()

@@ -241,6 +241,9 @@ class Runner:
 
     def _settle(self, states: dict[str, ActivityRunRecord]) -> dict[str, Any]:
         """Every activity that could run has: the run is done, waiting or paused."""
+        halted = self._halt_requested()
+        if halted is not None:
+            return halted
         waiting = {a: s for a, s in states.items() if s.status == ActivityStatus.WAITING}
         failed = [a for a, s in states.items() if s.status == ActivityStatus.FAILED]
         if not waiting:

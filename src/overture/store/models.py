@@ -75,6 +75,8 @@ class Run(Base):
         Index("ix_runs_finished_at", "finished_at"),
         # the scheduler: runs to recover or wake
         Index("ix_runs_status", "status"),
+        # one run per schedule slot, never two: claiming a slot is inserting its run
+        Index("uq_runs_campaign_slot", "campaign", "slot", unique=True),
     )
 
 
@@ -166,17 +168,6 @@ class CampaignHistory(Base):
     detail: Mapped[dict[str, Any] | None] = mapped_column(json_column())
 
     __table_args__ = (Index("ix_campaign_history_campaign_at", "campaign", "at"),)
-
-
-class ScheduleSlot(Base):
-    """One row per filled slot: the primary key is what makes two runs of one slot impossible."""
-
-    __tablename__ = "schedule_slots"
-
-    campaign: Mapped[str] = mapped_column(String(200), primary_key=True)
-    slot: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
-    run_id: Mapped[str] = mapped_column(String(32))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class User(Base):

@@ -27,6 +27,7 @@ __all__ = [
     "LogRecord",
     "RunNotFound",
     "RunRecord",
+    "SlotTaken",
 ]
 
 RUNS = cast(Table, Run.__table__)
@@ -38,6 +39,10 @@ LOG_LEVELS = ("debug", "info", "warning", "error")
 MIN_PREFIX = 4
 #: statuses that start (again) and so forget an earlier end and error
 RESTARTING = {"pending", "running"}
+
+
+class SlotTaken(ControlStoreError):
+    """A schedule slot already has its run (another scheduler got there first)."""
 
 
 class RunNotFound(ControlStoreError):
@@ -157,6 +162,9 @@ class ControlStore:
             with self._writer.begin() as conn:
                 conn.execute(insert(RUNS).values(values))
         except IntegrityError:
+            if slot is not None and self._slot_taken(campaign, slot):
+                raise SlotTaken(f"campaign {campaign} has a run for the slot "
+                                f"{slot.isoformat()} already") from None
             raise ControlStoreError(f"run {run_id} exists already") from None
         return self.get_run(run_id)
 
@@ -395,6 +403,12 @@ class ControlStore:
             result = conn.execute(update(RUNS).where(RUNS.c.id == run_id).values(pruned_at=_now()))
             if result.rowcount == 0:
                 raise RunNotFound(f"no run {run_id!r}")
+
+    def _slot_taken(self, campaign: str, slot: datetime) -> bool:
+        query = select(RUNS.c.id).where(RUNS.c.campaign == campaign,
+                                         RUNS.c.slot == literal(slot, UTCDateTime()))
+        with self._engine.connect() as conn:
+            return conn.scalar(query) is not None
 
     def _require_run(self, run_id: str) -> None:
         with self._engine.connect() as conn:

@@ -78,3 +78,27 @@ class WaitingFor(StrEnum):
 
 WaitingFor.TIMED = frozenset({WaitingFor.TIMER, WaitingFor.DEFERRED})
 WaitingFor.PAUSING = frozenset({WaitingFor.ERRORS, WaitingFor.INTERRUPTED, WaitingFor.SUSPENDED})
+
+
+class CampaignStatus(StrEnum):
+    """Spec §6: one status per campaign."""
+
+    DRAFT = "draft"  # never published
+    SCHEDULED = "scheduled"  # published, waiting for its first start
+    LIVE = "live"
+    PAUSED = "paused"  # no new runs until resumed
+    STOPPED = "stopped"
+    CLOSED = "closed"  # recurring: no new runs; the current one finishes
+    COMPLETED = "completed"
+    FAILED = "failed"  # by the error policy
+    ARCHIVED = "archived"
+
+    #: the scheduler starts runs only for these
+    STARTING: ClassVar[frozenset[CampaignStatus]]
+    #: published and not over: a new version may be published
+    PUBLISHED: ClassVar[frozenset[CampaignStatus]]
+
+
+CampaignStatus.STARTING = frozenset({CampaignStatus.SCHEDULED, CampaignStatus.LIVE})
+CampaignStatus.PUBLISHED = frozenset(
+    {CampaignStatus.SCHEDULED, CampaignStatus.LIVE, CampaignStatus.PAUSED})

@@ -1,4 +1,4 @@
-"""Campaigns, versions, history, schedule slots, users, tokens, sessions; durable runs.
+"""Campaigns, versions, history, one run per schedule slot, users, tokens, sessions; durable runs.
 
 Revision ID: 0002
 Revises: 0001
@@ -28,6 +28,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("requested", sa.String(16), nullable=True))
         batch.add_column(sa.Column("breakpoints", sa.JSON(), nullable=True))
     op.create_index("ix_runs_status", "runs", ["status"])
+    op.create_index("uq_runs_campaign_slot", "runs", ["campaign", "slot"], unique=True)
     with op.batch_alter_table("activity_runs") as batch:
         batch.add_column(sa.Column("waiting_for", sa.String(16), nullable=True))
         batch.add_column(sa.Column("wake_at", ts, nullable=True))
@@ -76,14 +77,6 @@ def upgrade() -> None:
     )
     op.create_index("ix_campaign_history_campaign_at", "campaign_history", ["campaign", "at"])
     op.create_table(
-        "schedule_slots",
-        sa.Column("campaign", sa.String(200), nullable=False),
-        sa.Column("slot", ts, nullable=False),
-        sa.Column("run_id", sa.String(32), nullable=False),
-        sa.Column("created_at", ts, nullable=False),
-        sa.PrimaryKeyConstraint("campaign", "slot", name="pk_schedule_slots"),
-    )
-    op.create_table(
         "users",
         sa.Column("id", sa.String(32), nullable=False),
         sa.Column("username", sa.String(200), nullable=False),
@@ -124,7 +117,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("sessions", "api_tokens", "users", "schedule_slots", "campaign_history",
+    for table in ("sessions", "api_tokens", "users", "campaign_history",
                   "campaign_versions"):
         op.drop_table(table)
     op.drop_index("ix_campaigns_status", table_name="campaigns")
@@ -133,6 +126,7 @@ def downgrade() -> None:
     with op.batch_alter_table("activity_runs") as batch:
         for column in ACTIVITY_COLUMNS:
             batch.drop_column(column)
+    op.drop_index("uq_runs_campaign_slot", table_name="runs")
     op.drop_index("ix_runs_status", table_name="runs")
     with op.batch_alter_table("runs") as batch:
         for column in RUN_COLUMNS:

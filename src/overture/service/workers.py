@@ -1,0 +1,108 @@
+"""A pool of threads that execute runs, each run on one thread at a time.
+
+A run handed over twice (the scheduler and a person resuming it at once) executes
+once: the second hand-over is ignored while the first is active. Each active run has
+an interrupt event, set to pause or stop it, or for every run when the server shuts
+down; senders then finish what is in flight, record it, and return.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import traceback
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from overture.data.workspace import Workspace
+from overture.engine.clock import Clock
+from overture.engine.runner import execute_run
+from overture.errors import OvertureError
+from overture.store.status import RunStatus
+
+logger = logging.getLogger("overture.workers")
+
+
+class WorkerPool:
+    def __init__(self, ws: Workspace, clock: Clock, workers: int = 2,
+                 on_finished: Callable[[str], None] | None = None):
+        self.ws = ws
+        self.clock = clock
+        self.on_finished = on_finished
+        self._pool = ThreadPoolExecutor(max(1, workers), thread_name_prefix="overture-worker")
+        self._lock = threading.Lock()
+        self._active: dict[str, threading.Event] = {}
+        self._futures: dict[str, Future[None]] = {}
+        self._closing = False
+
+    def submit(self, run_id: str) -> bool:
+        """Execute (or continue) a run; False when it is active already or we are closing."""
+        with self._lock:
+            if self._closing or run_id in self._active:
+                return False
+            event = threading.Event()
+            self._active[run_id] = event
+            self._futures[run_id] = self._pool.submit(self._drive, run_id, event)
+            return True
+
+    def is_active(self, run_id: str) -> bool:
+        with self._lock:
+            return run_id in self._active
+
+    def active(self) -> list[str]:
+        with self._lock:
+            return list(self._active)
+
+    def interrupt(self, run_id: str) -> bool:
+        with self._lock:
+            event = self._active.get(run_id)
+        if event is None:
+            return False
+        event.set()
+        return True
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Block until no run is active (tests, shutdown); False on timeout."""
+        with self._lock:
+            futures = list(self._futures.values())
+        for future in futures:
+            try:
+                future.result(timeout=timeout)
+            except TimeoutError:
+                return False
+        with self._lock:
+            return not self._active
+
+    def shutdown(self, timeout: float | None = None) -> None:
+        """Interrupt every active run and wait for them to record what they did."""
+        with self._lock:
+            self._closing = True
+            events = list(self._active.values())
+        for event in events:
+            event.set()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def _drive(self, run_id: str, event: threading.Event) -> None:
+        try:
+            run = self.ws.control.get_run(run_id)
+            if run.status.is_finished() or run.status == RunStatus.PAUSED:
+                return
+            execute_run(self.ws, run_id, now=self.clock.now, interrupt=event)
+        except OvertureError as exc:
+            self._failed(run_id, str(exc))
+        except Exception as exc:  # never lose a worker thread to one run
+            self.ws.control.log(run_id, traceback.format_exc(), level="debug")
+            self._failed(run_id, f"internal error: {type(exc).__name__}: {exc}")
+        finally:
+            with self._lock:
+                self._active.pop(run_id, None)
+                self._futures.pop(run_id, None)
+        if self.on_finished is not None:
+            try:
+                self.on_finished(run_id)
+            except Exception:  # the run is recorded; the campaign's status can catch up
+                logger.exception("after run %s", run_id)
+
+    def _failed(self, run_id: str, message: str) -> None:
+        self.ws.control.log(run_id, message, level="error")
+        self.ws.control.update_run(run_id, status=RunStatus.FAILED.value, error=message)
