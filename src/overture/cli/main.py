@@ -85,6 +85,7 @@ def _register() -> None:
     else:
         run_module.register(app)
     importlib.import_module("overture.cli.preview").register(app)
+    importlib.import_module("overture.cli.serve").register(app)
 
 
 _register()

@@ -14,6 +14,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from overture.data.workspace import Workspace
@@ -113,8 +114,15 @@ class Lifecycle:
         self.campaigns.update(new_name, actor, "duplicate", {"from": name})
         return created
 
+    @property
+    def base_dir(self) -> Path:
+        """Where relative paths in stored documents (content files, load_file) are read:
+        the workspace's `campaigns/` folder, where campaign files live."""
+        folder = self.ws.root / "campaigns"
+        return folder if folder.is_dir() else self.ws.root
+
     def problems(self, document: dict[str, Any]) -> list[Problem]:
-        return validate(document, environment_for(self.ws, None)).problems
+        return validate(document, environment_for(self.ws, self.base_dir)).problems
 
     # ---- publication ----
     def publish(self, name: str, actor: str) -> VersionRecord:
@@ -124,7 +132,7 @@ class Lifecycle:
                                              "duplicate it to publish a new campaign")
         if record.draft is None:
             raise LifecycleError("conflict", f"campaign {name!r} has no draft to publish")
-        document = absolutize_paths(record.draft, self.ws.root)
+        document = absolutize_paths(record.draft, self.base_dir)
         problems = self.problems(document)
         if problems:
             raise LifecycleError("invalid", f"campaign {name!r} cannot be published: "
@@ -231,7 +239,7 @@ class Lifecycle:
 
     def _start(self, document: dict[str, Any], mode: str, actor: str, **record: Any) -> str:
         try:
-            run_id = prepare_run(self.ws, document, base_dir=self.ws.root, mode=mode,
+            run_id = prepare_run(self.ws, document, base_dir=self.base_dir, mode=mode,
                                  clock=self.clock.now(), started_by=actor, status="pending",
                                  variables=record.pop("variables", None), **record)
         except InvalidDocument as exc:

@@ -1,0 +1,1 @@
+"""`overture serve`: the REST API, the scheduler and the workers in one process."""

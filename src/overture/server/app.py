@@ -1,0 +1,37 @@
+"""The FastAPI application: every route under /api, each declaring the role it needs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Depends, FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
+
+from overture import __version__
+from overture.auth import Role
+from overture.server import errors, routes_campaigns, routes_data, routes_runs, routes_users
+from overture.server.auth import needs
+from overture.server.state import ServerState
+
+
+def create_app(state: ServerState) -> FastAPI:
+    app = FastAPI(title="Overture", version=__version__, docs_url=None, redoc_url=None,
+                  openapi_url=None,
+                  description="Orchestrated marketing campaigns. Authenticate with a session "
+                              "cookie (POST /api/auth/login) or `Authorization: Bearer "
+                              "TOKEN`. Errors are `{\"error\": {\"code\", \"message\"}}`.")
+    app.state.server = state
+    errors.install(app)
+    for module in (routes_users, routes_campaigns, routes_runs, routes_data):
+        app.include_router(module.router)
+
+    @app.get("/api/openapi.json", include_in_schema=False)
+    def openapi(user: Any = Depends(needs(Role.VIEWER))) -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    @app.get("/api/docs", include_in_schema=False)
+    def docs(user: Any = Depends(needs(Role.VIEWER))) -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/api/openapi.json", title="Overture API")
+
+    return app

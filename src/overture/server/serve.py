@@ -1,0 +1,146 @@
+"""Running the server: hold the workspace, recover, schedule, serve, shut down cleanly.
+
+The workspace is held with an exclusive lock on `.overture/server.lock`, so a second
+server on the same workspace refuses to start; `.overture/server.json` tells the CLI
+where the server listens and gives it a token of the first admin (the file is readable
+by its owner only: whoever can read the workspace's files holds it anyway).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import os
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from overture.auth import Role
+from overture.data.workspace import SharedWorkspace
+from overture.engine.clock import Clock, clock_from_env
+from overture.errors import OvertureError
+from overture.store.users import UserRepository
+
+LOCK_NAME = "server.lock"
+INFO_NAME = "server.json"
+CLI_TOKEN = "local-cli"
+logger = logging.getLogger("overture.server")
+
+
+class ServerError(OvertureError):
+    pass
+
+
+@contextlib.contextmanager
+def hold_workspace(state_dir: Path) -> Iterator[None]:
+    path = state_dir / LOCK_NAME
+    handle = path.open("a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise ServerError(f"another server holds this workspace ({path}); stop it first, "
+                          "or point the CLI at it with OVERTURE_URL") from None
+    try:
+        yield
+    finally:
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()
+
+
+def server_info(state_dir: Path) -> dict[str, Any] | None:
+    """The running server of a workspace, or None when none holds it."""
+    path = state_dir / INFO_NAME
+    lock = state_dir / LOCK_NAME
+    if not path.exists() or not lock.exists():
+        return None
+    with lock.open("a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            pass  # held: a server is running
+        else:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            return None  # a stale file from a server that died
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return info if isinstance(info, dict) else None
+
+
+def _write_info(state_dir: Path, url: str, token: str) -> None:
+    path = state_dir / INFO_NAME
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump({"url": url, "pid": os.getpid(), "token": token}, handle)
+    os.replace(tmp, path)
+
+
+def _cli_token(users: UserRepository) -> str:
+    """A fresh token of the first enabled admin for the local CLI; older ones revoked."""
+    admins = [u for u in users.list_users() if u.role == Role.ADMIN and u.enabled]
+    if not admins:
+        raise ServerError("no enabled admin: add one with `overture users add NAME --role "
+                          "admin`")
+    admin = admins[0]
+    for token in users.list_tokens(admin.username):
+        if token.name == CLI_TOKEN and token.revoked_at is None:
+            users.revoke_token(token.id)
+    _, secret = users.create_token(admin.username, CLI_TOKEN)
+    return secret
+
+
+@dataclass
+class ServeOptions:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 2
+    tick: float = 1.0
+
+
+def serve(root: Path, options: ServeOptions, clock: Clock | None = None,
+          announce: Any = print) -> None:
+    """Run until SIGTERM or SIGINT; returns after a clean shutdown."""
+    import uvicorn
+    from fastapi import FastAPI
+
+    from overture.server.app import create_app
+    from overture.server.state import ServerState
+    from overture.store.users import ensure_first_admin
+
+    ws = SharedWorkspace.hold(root)
+    with hold_workspace(ws.state_dir):
+        password = ensure_first_admin(ws.control)
+        if password is not None:
+            announce(f"first admin: admin / {password} (shown once)")
+        state = ServerState(ws, clock or clock_from_env(), workers=options.workers,
+                            tick=options.tick)
+        url = f"http://{options.host}:{options.port}"
+        token = _cli_token(state.users)
+        app = create_app(state)
+
+        @contextlib.asynccontextmanager
+        async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+            state.start()
+            _write_info(ws.state_dir, url, token)
+            announce(f"Overture serving {ws.root} at {url} (API docs: {url}/api/docs)")
+            try:
+                yield
+            finally:
+                announce("shutting down: finishing the messages in flight")
+                (ws.state_dir / INFO_NAME).unlink(missing_ok=True)
+                state.stop()
+                announce("stopped cleanly")
+
+        app.router.lifespan_context = lifespan
+        config = uvicorn.Config(app, host=options.host, port=options.port,
+                                log_level="warning", lifespan="on")
+        try:
+            uvicorn.Server(config).run()
+        finally:
+            ws.close()

@@ -1,0 +1,50 @@
+"""What the server holds while it runs: the workspace, its clock, workers, scheduler."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from overture.data.workspace import Workspace
+from overture.engine.clock import Clock
+from overture.service.lifecycle import Lifecycle
+from overture.service.scheduler import Scheduler
+from overture.service.workers import WorkerPool
+from overture.store.users import UserRepository
+
+
+@dataclass
+class ServerState:
+    ws: Workspace
+    clock: Clock
+    workers: int = 2
+    tick: float = 1.0
+    pool: WorkerPool = field(init=False)
+    lifecycle: Lifecycle = field(init=False)
+    scheduler: Scheduler = field(init=False)
+    _thread: threading.Thread | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        self.pool = WorkerPool(self.ws, self.clock, self.workers)
+        self.lifecycle = Lifecycle(self.ws, self.clock, dispatch=self.pool.submit,
+                                   interrupt=self.pool.interrupt,
+                                   is_executing=self.pool.is_active)
+        self.pool.on_finished = self.lifecycle.run_finished
+        self.scheduler = Scheduler(self.lifecycle, self.pool.submit, interval=self.tick)
+
+    @property
+    def users(self) -> UserRepository:
+        return UserRepository(self.ws.control)
+
+    def start(self) -> None:
+        """Recover unfinished runs, then schedule in a background thread."""
+        self._thread = threading.Thread(target=self.scheduler.run_forever,
+                                        name="overture-scheduler", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """No new runs; running ones record what is in flight and stop at a safe point."""
+        self.scheduler.stop()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+        self.pool.shutdown()
