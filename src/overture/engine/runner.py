@@ -380,7 +380,22 @@ def start_run(ws: Workspace, raw: dict[str, Any], *, base_dir: Path | None, mode
               clock: datetime | None = None, variables: dict[str, Any] | None = None,
               observer: Observer | None = None, run_id: str | None = None,
               progress: Progress | None = None, **record: Any) -> dict[str, Any]:
-    """Validate, record and execute a new run of a campaign document."""
+    """Validate, record and execute a new run of a campaign document.
+
+    A live run is always a run of a published version: a document given directly
+    (a file) is published first, unless its latest version is this very document.
+    """
+    if mode == "live" and record.get("version") is None:
+        import getpass
+
+        from overture.service.lifecycle import file_version
+
+        validated = validate(absolutize_paths(raw, base_dir), environment_for(ws, base_dir))
+        if validated.problems:
+            raise InvalidDocument(validated.problems)
+        actor = record.get("started_by") or f"cli:{getpass.getuser()}"
+        record.update(version=file_version(ws, absolutize_paths(raw, base_dir), actor),
+                      started_by=actor, trigger=record.get("trigger") or "cli")
     run_id = prepare_run(ws, raw, base_dir=base_dir, mode=mode, clock=clock,
                          variables=variables, run_id=run_id, **record)
     campaign = Campaign.model_validate(absolutize_paths(raw, base_dir))

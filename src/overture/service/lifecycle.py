@@ -418,3 +418,24 @@ def _schedule_of(lifecycle: Lifecycle, record: CampaignRecord) -> Any:
     if record.latest_version is None:
         return None
     return _schedule(lifecycle.campaigns.version(record.name, record.latest_version).document)
+
+
+def file_version(ws: Workspace, document: dict[str, Any], actor: str) -> int:
+    """The published version a live run of a campaign *file* runs (`overture run --live`):
+    the latest one if it holds this very document, else a new one published now, the
+    command being its publication. The campaign is created when new."""
+    repo = CampaignRepository(ws.control)
+    name = Lifecycle._name_of(document)
+    try:
+        record = repo.get(name)
+    except CampaignNotFound:
+        record = repo.create(name, document, actor)
+    if record.status == S.ARCHIVED:
+        raise LifecycleError("conflict", f"campaign {name!r} is archived: duplicate it to "
+                                         "run it again")
+    if record.latest_version is not None:
+        latest = repo.version(name, record.latest_version)
+        if latest.document == document:
+            return latest.number
+    status = S.LIVE if record.status == S.DRAFT else record.status
+    return repo.publish(name, document, actor, status, draft=document).number
