@@ -37,6 +37,7 @@ from overture.definition.rules import (
 )
 from overture.rules.resolve import PortSchema, ResolveError, Resolver, type_family
 from overture.rules.values import ValueProblem, coerce, parse_duration, substitute
+from overture.schedules import schedule_problems
 
 FILE_KEY = "_line"
 
@@ -98,7 +99,7 @@ def validate(raw: dict[str, Any], env: Environment | None = None) -> Validated:
     try:
         campaign = Campaign.model_validate(raw)
     except ValidationError as exc:
-        problems = format_pydantic_errors(exc, raw)
+        problems = [*format_pydantic_errors(exc, raw), *_schedule_problems(raw)]
         partial = _without_broken_parts(raw, exc)
         if partial is None:
             return Validated(None, problems)
@@ -108,9 +109,18 @@ def validate(raw: dict[str, Any], env: Environment | None = None) -> Validated:
         _check(campaign, env, later)
         return Validated(None, [*problems, *later.problems])
     edges, problems = resolve_inputs(campaign)
-    result = Validated(campaign, problems, edges)
+    result = Validated(campaign, [*_schedule_problems(raw), *problems], edges)
     _check(campaign, env, result)
     return result
+
+
+def _schedule_problems(raw: Any) -> list[Problem]:
+    """The problems of a `schedule:` mapping (spec §7); pydantic reports a non-mapping."""
+    schedule = raw.get("schedule") if isinstance(raw, dict) else None
+    if not isinstance(schedule, dict):
+        return []
+    return [Problem(f"schedule.{path}" if path else "schedule", message)
+            for path, message in schedule_problems(schedule)]
 
 
 def _check(campaign: Campaign, env: Environment | None, result: Validated) -> None:
