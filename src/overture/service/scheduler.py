@@ -9,6 +9,7 @@ into one run, for the latest of them (spec §7).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Callable
@@ -17,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from overture.service.lifecycle import Lifecycle, LifecycleError, _schedule, _zone
-from overture.store.repository import SlotTaken
+from overture.store.repository import ControlStoreError, SlotTaken
 from overture.store.status import CampaignStatus, RunStatus
 
 logger = logging.getLogger("overture.scheduler")
@@ -87,8 +88,10 @@ class Scheduler:
                 if run_id is not None:
                     started.append(run_id)
                     if record.status == CampaignStatus.SCHEDULED:
-                        campaigns.update(record.name, "scheduler", "first-start",
-                                         {"run": run_id}, status=CampaignStatus.LIVE)
+                        with contextlib.suppress(ControlStoreError):  # the run ended it
+                            campaigns.update(record.name, "scheduler", "first-start",
+                                             {"run": run_id}, expect=CampaignStatus.SCHEDULED,
+                                             status=CampaignStatus.LIVE)
             elif schedule.ended(zone, now):
                 self._complete_if_idle(record.name)
         return started
