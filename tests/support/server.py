@@ -28,6 +28,10 @@ OVERTURE = str(Path(sys.executable).parent / "overture")
 READY_TIMEOUT = 60.0
 
 
+class PortTaken(Exception):
+    pass
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -65,6 +69,16 @@ class ServerProcess:
         return self.workspace / ".overture" / "server-test.log"
 
     def start(self) -> ServerProcess:
+        """Start and wait until it answers; a port taken meanwhile by another process
+        (between choosing it and binding it) is chosen again."""
+        for _ in range(3):
+            try:
+                return self._start()
+            except PortTaken:
+                self.port = free_port()
+        return self._start()
+
+    def _start(self) -> ServerProcess:
         env = {**os.environ, **self.env, "OVERTURE_WORKSPACE": str(self.workspace)}
         if self.clock_at is not None:
             if not self.clock.path.exists():
@@ -86,6 +100,10 @@ class ServerProcess:
         while time.monotonic() < deadline:
             assert self.process is not None
             if self.process.poll() is not None:
+                output = self.log_path.read_text(errors="replace")
+                if "address already in use" in output.lower():
+                    self.log_path.write_text("")
+                    raise PortTaken(self.port)
                 raise RuntimeError(f"the server exited ({self.process.returncode}):\n"
                                    + self.log_path.read_text(errors="replace")[-3000:])
             if info.exists():

@@ -13,6 +13,8 @@ import fcntl
 import json
 import logging
 import os
+import signal
+import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -140,6 +142,10 @@ def serve(root: Path, options: ServeOptions, clock: Clock | None = None,
         app.router.lifespan_context = lifespan
         config = uvicorn.Config(app, host=options.host, port=options.port,
                                 log_level="warning", lifespan="on")
+        # uvicorn handles SIGTERM (a graceful shutdown), then raises it again for the
+        # handler it found: a quiet one makes the clean shutdown exit with status 0
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, lambda *_: None)
         try:
             uvicorn.Server(config).run()
         finally:
