@@ -174,3 +174,14 @@ def test_error_policy_abort_fails_the_run_and_the_campaign(rig: Rig) -> None:
     (run_id,) = rig.at(START + timedelta(hours=9))
     assert rig.h.ws.control.get_run(run_id).status.value == "failed"
     assert rig.life.get("abo").status == CampaignStatus.FAILED
+
+
+def test_restart_makes_a_new_run_of_the_same_version_and_stops_the_old(rig: Rig) -> None:
+    rig.life.create(document("again", schedule={"daily": {"at": "09:00"}}), "ana")
+    rig.life.publish("again", "ana")
+    (first,) = rig.at(START + timedelta(hours=9))  # recorded, not executed: still active
+    second = rig.life.restart_run(first, "bob")
+    old, new = (rig.h.ws.control.get_run(r) for r in (first, second))
+    assert old.status.value == "stopped"
+    assert (new.version, new.trigger, new.started_by, new.mode) == (1, "restart", "bob", "live")
+    assert new.document == old.document and new.variables == old.variables
