@@ -185,3 +185,24 @@ def test_restart_makes_a_new_run_of_the_same_version_and_stops_the_old(rig: Rig)
     assert old.status.value == "stopped"
     assert (new.version, new.trigger, new.started_by, new.mode) == (1, "restart", "bob", "live")
     assert new.document == old.document and new.variables == old.variables
+
+
+def test_an_end_activity_signals_another_campaign_at_most_once_per_interval(rig: Rig) -> None:
+    rig.execute = True
+    rig.life.create(document("follow", schedule={"signal": {"min_interval": "1h"}}), "ana")
+    rig.life.publish("follow", "ana")
+    source = document("source", activities=[
+        {"id": "all", "type": "build_audience"},
+        {"id": "done", "type": "end", "inputs": ["all"],
+         "signal": {"campaign": "follow", "variables": {"origin": "source"}}}])
+    rig.life.create(source, "ana")
+    rig.life.publish("source", "ana")  # one-shot: runs now, and its end signals
+    signalled = [r for r in rig.h.ws.control.list_runs("follow")]
+    assert [(r.trigger, r.started_by, r.status.value) for r in signalled] == \
+        [("signal", "campaign:source", "pending")]
+    rig.at(START)  # the scheduler hands pending runs to the workers
+    assert rig.h.ws.control.get_run(signalled[0].id).status.value == "done"
+    again = rig.life.restart_run(rig.h.ws.control.list_runs("source")[0].id, "ana")
+    log = [e.message for e in rig.h.ws.control.logs(again)]
+    assert any("not signalled" in m and "retry in" in m for m in log), log
+    assert len(rig.h.ws.control.list_runs("follow")) == 1

@@ -93,6 +93,8 @@ class ExecContext:
     #: set when the run must stop soon (pause, stop, server shutdown): senders finish
     #: what is in flight, record it, and return
     interrupted: Callable[[], bool] = lambda: False
+    #: starts a signal-scheduled campaign (campaign, variables) -> its run id; live only
+    signal: Callable[[str, dict[str, Any]], str] | None = None
     _compiler: Compiler | None = None
 
     @property

@@ -14,6 +14,7 @@ from overture.activities.base import (
     executes,
 )
 from overture.definition import activities as act
+from overture.errors import OvertureError
 from overture.rules.values import parse_duration
 
 
@@ -88,9 +89,18 @@ def alert(a: act.Alert, inputs: list[PortInput], ctx: ExecContext) -> Outcome:
 
 @executes("end")
 def end(a: act.End, inputs: list[PortInput], ctx: ExecContext) -> Outcome:
-    if a.signal is not None:
-        if ctx.live:
-            raise ActivityError("signals to other campaigns arrive with the scheduler")
-        ctx.log(f"test mode: would signal campaign {a.signal.campaign!r} "
-                f"with {a.signal.variables}")
+    if a.signal is None:
+        return Outcome({})
+    target, variables = a.signal.campaign, dict(a.signal.variables or {})
+    if not ctx.live:
+        ctx.log(f"test mode: would signal campaign {target!r} with {variables}")
+        return Outcome({})
+    if ctx.signal is None:
+        raise ActivityError("this run cannot signal other campaigns (no lifecycle)")
+    try:
+        run_id = ctx.signal(target, variables)
+    except OvertureError as exc:  # refused (too soon, not published): said, not fatal
+        ctx.log(f"campaign {target!r} not signalled: {exc}")
+        return Outcome({})
+    ctx.log(f"signalled campaign {target!r}: run {run_id}")
     return Outcome({})

@@ -128,6 +128,18 @@ class Runner:
             return None
         return lambda done, total: progress(activity_id, done, total)
 
+    def _signal(self, campaign: str, variables: dict[str, Any]) -> str:
+        """An `end` activity's signal: a run of that campaign, recorded `pending` for
+        the server's workers (the scheduler hands pending runs over)."""
+        from overture.service.lifecycle import Lifecycle
+
+        class _Now:
+            now = staticmethod(self.now)
+
+        life = Lifecycle(self.ws, _Now())
+        return life.signal(campaign, f"campaign:{self.validated.raise_for_problems().name}",
+                           variables)
+
     def _interrupted(self) -> bool:
         return self.interrupt is not None and self.interrupt.is_set()
 
@@ -184,7 +196,7 @@ class Runner:
                 log=self._logger(activity_id), config=self.ws.config,
                 state_dir=self.ws.state_dir, providers=self._providers,
                 progress=self._progress_of(activity_id), now=self.now, previous=state,
-                interrupted=self._interrupted,
+                interrupted=self._interrupted, signal=self._signal,
             )
             message: str | None = None
             try:

@@ -51,6 +51,8 @@ class Scheduler:
         for run_id in self.ws.control.due_wakeups(now):
             self.dispatch(run_id)
             started.append(run_id)
+        for run in self.ws.control.runs_with_status(RunStatus.PENDING):
+            self.dispatch(run.id)  # signalled by another run; the pool skips active ones
         return started
 
     def _start_due_slots(self, now: datetime) -> list[str]:
