@@ -110,8 +110,11 @@ class ServerProcess:
                 data = json.loads(info.read_text())
                 if data.get("pid") == self.process.pid:
                     self.token = data["token"]
-                    if self.call("GET", "/api/me").status == 200:
-                        return
+                    try:  # the file is written as the app starts, just before it listens
+                        if self.call("GET", "/api/me").status == 200:
+                            return
+                    except urllib.error.URLError:
+                        pass
             time.sleep(0.05)  # polling for readiness, not for a result
         raise RuntimeError("the server did not become ready:\n"
                            + self.log_path.read_text(errors="replace")[-3000:])
