@@ -6,14 +6,18 @@ import functools
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import cached_property
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
-from overture.data.workspace import Workspace
+from overture.data.workspace import Workspace, WorkspaceError
+
+if TYPE_CHECKING:
+    from overture.data.plane import DataPlane
 
 console = Console()
 err_console = Console(stderr=True)
@@ -27,9 +31,34 @@ def set_workspace_dir(path: Path | None) -> None:
     _state["workspace"] = path
 
 
+class WorkspaceHeld(WorkspaceError):
+    """The data plane is held by `overture serve` (DuckDB has one writer process)."""
+
+
+class CliWorkspace(Workspace):
+    """A workspace whose data plane, when a running server holds it, says so in one line
+    instead of the database's lock error."""
+
+    @cached_property
+    def data(self) -> DataPlane:
+        from overture.data.plane import DataPlane, DataPlaneError
+
+        try:
+            return DataPlane.connect(self.data_url)
+        except DataPlaneError:
+            from overture.server.serve import server_info
+
+            held = server_info(self.state_dir)
+            if held is not None:
+                raise WorkspaceHeld(f"the workspace is held by `overture serve` at "
+                                    f"{held.get('url', '?')}: use the API or stop the "
+                                    "server") from None
+            raise
+
+
 def open_workspace() -> Workspace:
     path = _state["workspace"]
-    return Workspace.open(path) if path else Workspace.find()
+    return CliWorkspace.open(path) if path else CliWorkspace.find()
 
 
 @contextmanager
@@ -75,6 +104,8 @@ def clean_errors(func: F) -> F:
                 for problem in problems:
                     err_console.print(f"[red]✗[/] {escape(str(problem))}", highlight=False,
                                       soft_wrap=True)
+                if getattr(exc, "code", None):  # a lifecycle or API error: its message too
+                    fail(str(exc))
                 raise typer.Exit(1) from None
             fail(str(exc))
         except KeyboardInterrupt:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Group, RenderableType
@@ -16,7 +17,11 @@ from rich.table import Table
 from rich.text import Text
 
 from overture.cli.common import clean_errors, console, fail, open_workspace
+from overture.data.workspace import Workspace, WorkspaceError
 from overture.definition.campaign import read_document
+
+if TYPE_CHECKING:
+    from overture.cli.client import Backend, RemoteBackend, ServerClient
 
 STATUS_STYLE = {"pending": "dim", "running": "bold yellow", "done": "green", "failed": "bold red",
                 "skipped": "dim", "waiting": "cyan"}
@@ -126,9 +131,21 @@ def register(app: typer.Typer) -> None:
             "--var", help="Set a campaign variable: NAME=VALUE (repeatable).")] = None,
     ) -> None:
         """Run a campaign: every activity on real data, with live counts per port."""
+        from overture.cli.client import URL_ENV, server_for
         from overture.engine.runner import resume_run, start_run
 
-        ws = open_workspace()
+        ws: Workspace | None = None
+        try:
+            ws = open_workspace()
+        except WorkspaceError:
+            if not os.environ.get(URL_ENV, "").strip():
+                raise
+        client = server_for(ws)
+        if client is not None:
+            _run_through_server(client, file, test=test, live=live, resume=resume,
+                                as_json=as_json, clock=clock, var=var or [])
+            return
+        assert ws is not None
         if resume:
             run_doc = ws.control.get_run(resume).document
             view = LiveView(run_doc)
@@ -140,7 +157,9 @@ def register(app: typer.Typer) -> None:
             if test == live:
                 fail("say how to run: --test (real data, nothing sent) or --live (sends)")
             mode = "live" if live else "test"
-            raw = read_document(file)
+            from overture.cli.client import plain_json
+
+            raw = plain_json(read_document(file))  # YAML dates as the store keeps them
             view = LiveView(raw)
             result = _with_view(view, as_json, lambda obs: start_run(
                 ws, raw, base_dir=file.parent.resolve(), mode=mode,
@@ -152,6 +171,70 @@ def register(app: typer.Typer) -> None:
             _print_result(result)
         if result["status"] != "done":
             raise typer.Exit(1)
+
+
+def _run_through_server(client: ServerClient, file: Path | None, *, test: bool, live: bool,
+                        resume: str | None, as_json: bool, clock: str | None,
+                        var: list[str]) -> None:
+    """`overture run` when a server holds the workspace (or OVERTURE_URL names one): a
+    test run of the file as the campaign's draft, executed by the server."""
+    from overture.cli.client import RemoteBackend, storable
+
+    backend = RemoteBackend(client)
+    if clock is not None:
+        fail(f"--clock: runs through the server at {client.url} read the server's clock; "
+             "stop the server to run on a clock of your own")
+    if resume:
+        result = follow_run(backend, backend.run_action(resume, "resume"), as_json)
+    else:
+        if file is None:
+            fail("give a campaign FILE, or --resume RUN")
+        if test == live:
+            fail("say how to run: --test (real data, nothing sent) or --live (sends)")
+        document = storable(read_document(file), file, backend.root)
+        name = str(document.get("name") or "NAME")
+        if live:
+            fail(f"live runs through the server at {client.url} are started by publishing: "
+                 f"`overture campaign update {name} {file}` (or `create`), then "
+                 f"`overture campaign publish {name}`")
+        _store_draft(backend, name, document)
+        run_id = backend.start_test_run(name, _parse_vars(var))
+        result = follow_run(backend, run_id, as_json, document)
+    from overture.cli.client import spec_result
+
+    result = spec_result(result)
+    if as_json:
+        typer.echo(json.dumps(result, indent=2))
+    else:
+        _print_result(result)
+    if result["status"] != "done":
+        raise typer.Exit(1)
+
+
+def _store_draft(backend: RemoteBackend, name: str, document: dict[str, Any]) -> None:
+    """The file becomes the campaign's draft: created when new, replaced when changed."""
+    from overture.cli.client import ServerCallError
+
+    try:
+        current = backend.campaign(name, problems=False)
+    except ServerCallError as exc:
+        if exc.status != 404:
+            raise
+        backend.create(document)
+        return
+    if current.get("draft") != document:
+        backend.update(name, document)
+
+
+def follow_run(backend: Backend, run_id: str, quiet: bool,
+               document: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Wait for a run started or resumed through `backend` to stop moving (executing it
+    here when it is local), with the live view on a terminal; its run resource."""
+    if document is None:
+        first = backend.run(run_id)
+        document = {"activities": [{"id": a, "type": ""} for a in first["activities"]]}
+    view = LiveView(document)
+    return _with_view(view, quiet, lambda obs: backend.settle(run_id, obs, view.sending))
 
 
 def _with_view(view: LiveView, quiet: bool, work: Any) -> dict[str, Any]:
@@ -178,9 +261,39 @@ def _print_result(result: dict[str, Any]) -> None:
         table.add_row(activity_id, Text(entry["status"], style), shown,
                       ", ".join(f"{k}: {v:,}" for k, v in excluded.items()))
     console.print(table)
+    hinted = _print_waiting(result)
     if result.get("error") and result["status"] == "paused":
         console.print(f"[bold cyan]paused:[/] {escape(result['error'])}")
         console.print(f"To continue: [cyan]overture run --resume {result['run']}[/]")
+    elif result["status"] == "waiting":
+        if not hinted and result.get("error"):
+            console.print(f"[bold cyan]waiting:[/] {escape(result['error'])}")
+    elif result["status"] == "stopped":
+        why = f": {escape(result['error'])}" if result.get("error") else ""
+        console.print(f"[bold]stopped[/]{why}")
     elif result.get("error"):
         console.print(f"[bold red]failed:[/] {escape(result['error'])}")
         console.print(f"Fix the cause, then: [cyan]overture run --resume {result['run']}[/]")
+
+
+def _print_waiting(result: dict[str, Any]) -> bool:
+    """What each waiting activity waits for, and the command that lets it go on; whether
+    there was any."""
+    run = result["run"]
+    hinted = False
+    for activity_id, entry in result["activities"].items():
+        kind = entry.get("waiting_for")
+        if entry.get("status") != "waiting" or not kind:
+            continue
+        if kind == "confirmation":
+            hint = f"waits for a confirmation: overture runs confirm {run} {activity_id}"
+        elif kind == "breakpoint":
+            hint = f"stops at a breakpoint: overture runs continue {run} {activity_id}"
+        elif kind in ("timer", "deferred"):
+            hint = f"waits until {entry.get('wake_at') or 'its time'} (the server wakes it)"
+        else:
+            hint = f"is paused ({kind}): overture runs resume {run}"
+        console.print(f"[cyan]{escape(activity_id)}[/] {escape(hint)}", highlight=False,
+                      soft_wrap=True)
+        hinted = True
+    return hinted
