@@ -5,6 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_DIR ?= demo
 DEMO_CUSTOMERS ?= 100000
+DEMO_PORT ?= 8000
 
 .PHONY: install demo test bench lint constraints clean
 
@@ -17,7 +18,7 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 demo: install
-	$(BIN)/python examples/demo.py --dir $(DEMO_DIR) --customers $(DEMO_CUSTOMERS)
+	$(BIN)/python examples/demo.py --dir $(DEMO_DIR) --customers $(DEMO_CUSTOMERS) --serve --port $(DEMO_PORT)
 
 test: install
 	$(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)

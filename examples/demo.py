@@ -12,7 +12,10 @@
    nothing is sent. Between the vip-buyers and trade-fair campaigns it saves the
    population that reached `save_vips` as the audience `vip_buyers`
    (`overture audiences save`), since save_audience writes nothing in test mode;
-6. prints what to try next.
+6. prints what to try next;
+7. with --serve: records the sample campaigns as drafts in the control plane
+   (`overture campaign create`) and starts the server (`overture serve`) in the
+   foreground, until Ctrl-C.
 
 Re-running reuses the data and the loaded tables when --customers and --seed have
 not changed. Every step is a subprocess of the `overture` command installed beside this
@@ -190,7 +193,30 @@ overture outbox list                                   # what was "sent"
 Edit campaigns/*.yaml (or filters/recent_buyers.yaml) and run them again: the
 data stays loaded. docs/examples.md describes the data and every campaign.""")
 
-    def main(self, setup_only: bool = False) -> None:
+    def drafts(self) -> None:
+        self.title("Campaigns as drafts, for the server")
+        for name in CAMPAIGNS:
+            result = self.run("campaign", "create", f"campaigns/{name}.yaml", check=False,
+                              capture=True)
+            if result.returncode == 0:
+                print(f"  draft {name} created")
+            elif "exists already" in (result.stderr + result.stdout):
+                print(f"  draft {name} exists already")
+            else:
+                sys.stdout.write(result.stdout)
+                sys.stderr.write(result.stderr)
+                sys.exit(f"error: `overture campaign create campaigns/{name}.yaml` failed")
+
+    def serve(self, port: int) -> None:
+        self.title(f"The server: http://127.0.0.1:{port} (Ctrl-C stops it)")
+        print("Log in as admin with the password `overture init` printed above; lost it? "
+              "`overture users password admin` sets a new one.\n"
+              f"API docs: http://127.0.0.1:{port}/api/docs · a token for scripts: "
+              "`overture users token admin`", flush=True)
+        os.chdir(self.dir)
+        os.execv(self.overture[0], [*self.overture, "serve", "--port", str(port)])
+
+    def main(self, setup_only: bool = False, serve: bool = False, port: int = 8000) -> None:
         self.workspace()
         self.data()
         self.files()
@@ -198,12 +224,18 @@ data stays loaded. docs/examples.md describes the data and every campaign.""")
         if setup_only:
             print(f"\nworkspace ready in {self.dir}; run the campaigns with "
                   f"`overture run campaigns/NAME.yaml --test --clock {CLOCK}`")
+            if serve:
+                self.drafts()
+                self.serve(port)
             return
         for name in CAMPAIGNS:
             if name == "trade-fair":
                 self.save_audience()
             self.campaign(name)
         self.next_steps()
+        if serve:
+            self.drafts()
+            self.serve(port)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -217,11 +249,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--setup-only", action="store_true",
                         help="prepare the workspace (data, files, tables) without running "
                              "the campaigns")
+    parser.add_argument("--serve", action="store_true",
+                        help="then record the campaigns as drafts and start `overture serve`")
+    parser.add_argument("--port", type=int, default=8000, help="the server's port")
     args = parser.parse_args(argv)
     if args.customers < 2000:
         parser.error("--customers must be at least 2000 (the trade-fair file names customers "
                      "up to id 2000)")
-    Demo(args.dir, args.customers, args.seed).main(setup_only=args.setup_only)
+    Demo(args.dir, args.customers, args.seed).main(setup_only=args.setup_only,
+                                                   serve=args.serve, port=args.port)
     return 0
 
 

@@ -4,6 +4,7 @@ every rule form the docs promise, and the demo runs them all on generated data."
 from __future__ import annotations
 
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -13,10 +14,12 @@ import pytest
 import yaml
 
 from overture.definition.validation import validate
+from support.server import ServerProcess, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 CAMPAIGNS = sorted((EXAMPLES / "campaigns").glob("*.yaml"))
+CAMPAIGN_NAMES = [yaml.safe_load(p.read_text(encoding="utf-8"))["name"] for p in CAMPAIGNS]
 
 ACTIVITY_TYPES = {
     "build_audience", "read_audience", "load_file", "reconcile", "incremental_query",
@@ -128,3 +131,21 @@ def test_the_demo_runs_every_campaign_and_is_idempotent(tmp_path: Path) -> None:
     assert "reusing" in again.stdout
     assert "tables already loaded" in again.stdout
     assert "schema.yaml matches the loaded tables" in again.stdout
+
+    # `make demo` ends by serving: the sample campaigns are drafts behind the API
+    port = free_port()
+    server = subprocess.Popen([*command, "--setup-only", "--serve", "--port", str(port)],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        client = ServerProcess(tmp_path / "demo", port=port)
+        client.process = server  # type: ignore[assignment]
+        client._wait_ready()
+        names = [c["name"] for c in client.call("GET", "/api/campaigns").body["campaigns"]]
+        assert sorted(names) == sorted(CAMPAIGN_NAMES)
+        assert all(c["status"] == "draft"
+                   for c in client.call("GET", "/api/campaigns").body["campaigns"])
+    finally:
+        server.send_signal(signal.SIGTERM)
+        output, _ = server.communicate(timeout=60)
+    assert server.returncode == 0, output
+    assert "stopped cleanly" in output

@@ -8,7 +8,7 @@ and its tables are replaced whole.
 
 from __future__ import annotations
 
-import copy
+import json
 import threading
 import traceback
 from collections.abc import Callable
@@ -55,8 +55,9 @@ def _now() -> datetime:
 
 
 def absolutize_paths(raw: dict[str, Any], base_dir: Path | None) -> dict[str, Any]:
-    """A copy of the document whose file paths no longer depend on where it was read."""
-    doc = copy.deepcopy(raw)
+    """A copy of the document as it is stored: file paths that no longer depend on where
+    it was read, and plain JSON values (YAML's unquoted dates become ISO strings)."""
+    doc = json.loads(json.dumps(raw, default=_iso_value))
     if base_dir is None:
         return doc
     for activity in doc.get("activities") or []:
@@ -67,6 +68,12 @@ def absolutize_paths(raw: dict[str, Any], base_dir: Path | None) -> dict[str, An
         elif isinstance(activity, dict):
             _absolutize_content(activity, base_dir)
     return doc
+
+
+def _iso_value(value: Any) -> str:
+    if hasattr(value, "isoformat"):
+        return str(value.isoformat())
+    raise TypeError(f"{type(value).__name__} is not a JSON value")
 
 
 def _absolutize_content(node: Any, base_dir: Path) -> None:
