@@ -24,10 +24,8 @@ DOCUMENT = {"name": "flash", "target": "customers", "activities": [
      "body": "Hi {{ first_name }}, flash sale today"}]}
 
 
-def test_sigterm_mid_send_loses_and_repeats_nothing(tmp_path: Path) -> None:
-    fake = FakeProvider(delay=0.01)
-    with fake:
-        root = retail_workspace(tmp_path / "ws", CUSTOMERS, config=f"""
+def workspace(tmp_path: Path, fake: FakeProvider) -> tuple[Path, set[str]]:
+    root = retail_workspace(tmp_path / "ws", CUSTOMERS, config=f"""
 [channels]
 sms = "twilio"
 
@@ -39,9 +37,16 @@ from = "+15550000000"
 auth_token_env = "TWILIO_TOKEN"
 concurrency = 2
 """)
-        expected = {str(r["customer_id"]) for r in customers(root)
-                    if PHONE_RE.match((r["phone"] or "").strip()) and r["sms_optin"] is True}
-        assert len(expected) > 500
+    expected = {str(r["customer_id"]) for r in customers(root)
+                if PHONE_RE.match((r["phone"] or "").strip()) and r["sms_optin"] is True}
+    assert len(expected) > 500
+    return root, expected
+
+
+def test_sigterm_mid_send_loses_and_repeats_nothing(tmp_path: Path) -> None:
+    fake = FakeProvider(delay=0.01)
+    with fake:
+        root, expected = workspace(tmp_path, fake)
         server = ServerProcess(root, env={"TWILIO_TOKEN": "tw-secret"}).start()
         try:
             assert server.call("POST", "/api/campaigns", {"document": DOCUMENT}).status == 201
@@ -68,3 +73,37 @@ concurrency = 2
         assert len(keys) == len(set(keys))
         assert fake.stats()["duplicates_refused"] == 0
         assert set(keys) == {str(message_id(run_id, "text", key)) for key in expected}
+
+
+def test_pause_mid_send_then_resume_sends_the_rest_once(tmp_path: Path) -> None:
+    fake = FakeProvider(delay=0.01)
+    with fake:
+        root, expected = workspace(tmp_path, fake)
+        server = ServerProcess(root, env={"TWILIO_TOKEN": "tw-secret"}).start()
+        try:
+            assert server.call("POST", "/api/campaigns", {"document": DOCUMENT}).status == 201
+            assert server.call("POST", "/api/campaigns/flash/publish").status == 200
+            (run_id,) = [r["id"] for r in server.call("GET", "/api/runs").body["runs"]]
+            server.wait_for(lambda: len(fake.delivered) >= 100, what="sending to start")
+            assert server.call("POST", f"/api/runs/{run_id}/pause").status == 200
+            paused = server.wait_for(
+                lambda: (s := server.run_status(run_id))["status"] == "paused" and s,
+                what="the run to pause")
+            assert paused["activities"]["text"]["status"] == "waiting"
+            assert paused["activities"]["text"]["waiting_for"] == "interrupted"
+            held = len(fake.delivered)
+            assert held < len(expected)
+            assert server.run_status(run_id)["status"] == "paused"
+            assert len(fake.delivered) == held  # nothing goes out while paused
+            assert server.call("POST", f"/api/runs/{run_id}/resume").status == 200
+            done = server.wait_for(
+                lambda: (s := server.run_status(run_id))["status"] == "done" and s,
+                timeout=120, what="the resumed run to finish")
+            assert done["activities"]["text"]["ports"] == {"out": len(expected)}
+            assert server.stop() == 0
+        finally:
+            if server.process is not None and server.process.poll() is None:
+                server.kill()
+        keys = fake.delivered_keys()
+        assert len(keys) == len(set(keys)) == len(expected)
+        assert fake.stats()["duplicates_refused"] == 0
