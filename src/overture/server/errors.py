@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from overture.auth import AuthError
 from overture.definition.campaign import DocumentError
+from overture.definition.errors import InvalidDocument
 from overture.errors import OvertureError
 from overture.service.lifecycle import LifecycleError
 
@@ -52,7 +53,13 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(AuthError)
     async def _auth(_: Request, exc: AuthError) -> JSONResponse:
-        return error_response(400, "invalid", str(exc))
+        return error_response(422, "invalid", str(exc))
+
+    @app.exception_handler(InvalidDocument)
+    async def _invalid_document(_: Request, exc: InvalidDocument) -> JSONResponse:
+        return error_response(422, "invalid", f"the document has {len(exc.problems)} "
+                                              "problem(s)",
+                              problems=[p.to_dict() for p in exc.problems])
 
     @app.exception_handler(DocumentError)
     async def _document(_: Request, exc: DocumentError) -> JSONResponse:

@@ -8,11 +8,11 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
-from overture.auth import Role
+from overture.auth import AuthError, Role
 from overture.server import views
 from overture.server.auth import COOKIE, Admin, Viewer
 from overture.server.errors import ApiError
-from overture.store.users import UserRepository
+from overture.store.users import UserRecord, UserRepository
 
 router = APIRouter(prefix="/api", tags=["users"])
 SESSION_HOURS = 12
@@ -40,6 +40,14 @@ class RoleIn(BaseModel):
 
 def _users(request: Request) -> UserRepository:
     return request.app.state.server.users
+
+
+def _existing(users: UserRepository, username: str) -> UserRecord:
+    """The user, or a 404 (not the 422 of an invalid request)."""
+    try:
+        return users.get_user(username)
+    except AuthError:
+        raise ApiError(404, "not_found", f"no user {username!r}") from None
 
 
 @router.post("/auth/login", summary="Log in: sets the session cookie")
@@ -97,15 +105,31 @@ def list_users(request: Request, user: Admin) -> dict[str, Any]:
 
 @router.post("/users", status_code=201, summary="Add a user (admin)")
 def add_user(request: Request, body: UserIn, user: Admin) -> dict[str, Any]:
-    return {"user": views.user(_users(request).add_user(body.username, body.role,
-                                                         body.password))}
+    users = _users(request)
+    try:
+        added = users.add_user(body.username, body.role, body.password)
+    except AuthError:
+        if any(u.username == body.username for u in users.list_users()):
+            raise ApiError(409, "conflict", f"user {body.username!r} exists already") from None
+        raise  # not an acceptable username: 422
+    return {"user": views.user(added)}
 
 
 @router.put("/users/{username}/role", summary="Change a user's role (admin)")
 def set_role(request: Request, username: str, body: RoleIn, user: Admin) -> dict[str, Any]:
-    return {"user": views.user(_users(request).set_role(username, body.role))}
+    users = _users(request)
+    _existing(users, username)
+    try:
+        return {"user": views.user(users.set_role(username, body.role))}
+    except AuthError as exc:  # the last enabled admin
+        raise ApiError(409, "conflict", str(exc)) from None
 
 
 @router.post("/users/{username}/disable", summary="Disable a user (admin)")
 def disable_user(request: Request, username: str, user: Admin) -> dict[str, Any]:
-    return {"user": views.user(_users(request).disable(username))}
+    users = _users(request)
+    _existing(users, username)
+    try:
+        return {"user": views.user(users.disable(username))}
+    except AuthError as exc:  # the last enabled admin
+        raise ApiError(409, "conflict", str(exc)) from None
