@@ -33,7 +33,8 @@ def _life(request: Request) -> Lifecycle:
 def _summary(life: Lifecycle, run_id: str) -> dict[str, Any]:
     run = life.run(run_id)
     out = run_summary(life.ws, run.id)
-    out.update(version=run.version, trigger=run.trigger, started_by=run.started_by,
+    out.update(document=run.document, version=run.version, trigger=run.trigger,
+               started_by=run.started_by,
                breakpoints=run.breakpoints or [], requested=run.requested,
                created_at=run.created_at.isoformat(),
                finished_at=run.finished_at.isoformat() if run.finished_at else None)

@@ -133,3 +133,28 @@ def disable_user(request: Request, username: str, user: Admin) -> dict[str, Any]
         return {"user": views.user(users.disable(username))}
     except AuthError as exc:  # the last enabled admin
         raise ApiError(409, "conflict", str(exc)) from None
+
+
+@router.get("/settings", summary="The workspace's settings and providers (admin)")
+def settings(request: Request, user: Admin) -> dict[str, Any]:
+    """overture.toml as the server read it. Secrets are never in that file (only the
+    names of the environment variables holding them), so nothing is hidden here."""
+    ws = request.app.state.server.ws
+    config = ws.config
+    providers = config.get("providers") or {}
+    return {"workspace": str(ws.root), "data": {"backend": ws.data.backend},
+            "control": {"url": _without_password(ws.control_url)},
+            "tracking": config.get("tracking") or {},
+            "channels": config.get("channels") or {},
+            "providers": {name: dict(section) for name, section in providers.items()
+                          if isinstance(section, dict)},
+            "delivery": config.get("delivery") or {}}
+
+
+def _without_password(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not a URL SQLAlchemy reads: say nothing of it
+        return "(unreadable)"
