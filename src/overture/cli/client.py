@@ -336,23 +336,7 @@ class LocalBackend:
 
     def run(self, run_id: str) -> dict[str, Any]:
         """The API's run resource: the spec §5 summary and the run's bookkeeping."""
-        from overture.engine.runner import run_summary
-        from overture.store.status import ActivityStatus
-
-        run = self.life.run(run_id)
-        out = run_summary(self.ws, run.id)
-        out.update(version=run.version, trigger=run.trigger, started_by=run.started_by,
-                   breakpoints=run.breakpoints or [], requested=run.requested,
-                   created_at=run.created_at.isoformat(),
-                   finished_at=run.finished_at.isoformat() if run.finished_at else None)
-        states = self.ws.control.activity_runs(run.id)
-        for activity_id, entry in out["activities"].items():
-            state = states.get(activity_id)
-            if state is not None and state.status == ActivityStatus.WAITING:
-                entry["waiting_for"] = state.waiting_for
-                if state.wake_at is not None:
-                    entry["wake_at"] = state.wake_at.isoformat()
-        return plain_json(out)
+        return plain_json(self.life.run_resource(run_id))
 
     def run_document(self, run_id: str) -> dict[str, Any] | None:
         return self.life.run(run_id).document

@@ -12,7 +12,6 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
-from overture.engine.runner import run_summary
 from overture.server import views
 from overture.server.auth import Approver, Manager, Viewer, actor
 from overture.server.errors import ApiError
@@ -31,21 +30,7 @@ def _life(request: Request) -> Lifecycle:
 
 
 def _summary(life: Lifecycle, run_id: str) -> dict[str, Any]:
-    run = life.run(run_id)
-    out = run_summary(life.ws, run.id)
-    out.update(document=run.document, version=run.version, trigger=run.trigger,
-               started_by=run.started_by,
-               breakpoints=run.breakpoints or [], requested=run.requested,
-               created_at=run.created_at.isoformat(),
-               finished_at=run.finished_at.isoformat() if run.finished_at else None)
-    states = life.ws.control.activity_runs(run.id)
-    for activity_id, entry in out["activities"].items():
-        state = states.get(activity_id)
-        if state is not None and state.status == ActivityStatus.WAITING:
-            entry["waiting_for"] = state.waiting_for
-            if state.wake_at is not None:
-                entry["wake_at"] = state.wake_at.isoformat()
-    return out
+    return life.run_resource(run_id)
 
 
 @router.get("/runs", summary="Runs, newest first")

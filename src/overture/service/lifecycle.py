@@ -255,6 +255,26 @@ class Lifecycle:
         except RunNotFound as exc:
             raise LifecycleError("not_found", str(exc)) from None
 
+    def run_resource(self, run_id: str) -> dict[str, Any]:
+        """A run as the API and the CLI show it: the spec §5 summary, its document and
+        bookkeeping, and why each waiting activity waits."""
+        from overture.engine.runner import run_summary
+
+        run = self.run(run_id)
+        out = run_summary(self.ws, run.id)
+        out.update(document=run.document, version=run.version, trigger=run.trigger,
+                   started_by=run.started_by, breakpoints=run.breakpoints or [],
+                   requested=run.requested, created_at=run.created_at.isoformat(),
+                   finished_at=run.finished_at.isoformat() if run.finished_at else None)
+        states = self.ws.control.activity_runs(run.id)
+        for activity_id, entry in out["activities"].items():
+            state = states.get(activity_id)
+            if state is not None and state.status == ActivityStatus.WAITING:
+                entry["waiting_for"] = state.waiting_for
+                if state.wake_at is not None:
+                    entry["wake_at"] = state.wake_at.isoformat()
+        return out
+
     def active_runs(self, name: str, mode: str | None = None) -> list[RunRecord]:
         runs = self.ws.control.runs_with_status(*RunStatus.ACTIVE)
         return [r for r in runs if r.campaign == name and (mode is None or r.mode == mode)]
