@@ -1,0 +1,169 @@
+"""Engagement and feedback events: opens, clicks, unsubscribes, deliveries, bounces,
+complaints — one row per event, appended in batches, joined to the message log by
+message id for reports and retargeting.
+
+Every event has an id: a provider's event id for webhooks, a hash of a bounce
+report's Message-ID for DSNs, a fresh UUID for tracking hits. Appending skips ids
+already stored (a webhook retried, a mailbox read twice) and refuses events whose
+message is not in the log, in the same statement, so a batch is all-or-nothing and
+counts are exact.
+
+The links table holds each sent email's tracked links (message id, index, URL): the
+click endpoint redirects only to the URL stored here, never to one from the request.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+import pyarrow as pa
+
+from overture.data.messages import MESSAGES, RESULTS, utc_naive
+from overture.data.plane import IBIS_PREFIX, INTERNAL_PREFIX, DataPlane
+
+EVENTS = f"{INTERNAL_PREFIX}events"
+LINKS = f"{INTERNAL_PREFIX}links"
+
+#: what happened to a message; `failed` comes from the message log, not from here
+EVENT_TYPES = ("delivered", "open", "click", "unsubscribe", "bounce", "complaint")
+
+EVENT_SCHEMA = ibis.schema({
+    "event_id": "string",
+    "message_id": "string",
+    "type": "string",          # one of EVENT_TYPES
+    "at": "timestamp",         # UTC, naive
+    "link": "int32",           # clicks: the link's index in the message
+    "url": "string",           # clicks: the stored URL the click went to
+    "machine": "boolean",      # opens and clicks by proxies, scanners or too soon
+    "bounce_type": "string",   # bounces: hard | soft
+    "detail": "string",        # user agent, diagnostic code, provider status
+    "source": "string",        # tracking | webhook | dsn | arf | manual
+})
+
+LINK_SCHEMA = ibis.schema({"message_id": "string", "link": "int32", "url": "string"})
+
+
+@dataclass(frozen=True)
+class AppendResult:
+    stored: int
+    duplicates: int
+    unknown: list[str]  # message ids not in the log (their events were refused)
+
+
+def new_event_id() -> str:
+    return uuid.uuid4().hex
+
+
+def ensure(plane: DataPlane) -> None:
+    for name, schema in ((EVENTS, EVENT_SCHEMA), (LINKS, LINK_SCHEMA)):
+        if not plane.has_table(name):
+            plane.con.create_table(name, schema=schema)
+
+
+def _arrow(rows: list[dict[str, Any]], schema: ibis.Schema) -> pa.Table:
+    data: dict[str, list[Any]] = {name: [] for name in schema.names}
+    for row in rows:
+        for name in schema.names:
+            value = row.get(name)
+            if isinstance(value, datetime):
+                value = utc_naive(value)
+            data[name].append(value)
+    return pa.table(data, schema=schema.to_pyarrow())
+
+
+def known_messages(plane: DataPlane, message_ids: list[str]) -> set[str]:
+    """The ids among these that the message log holds (sent or not)."""
+    if not message_ids or not plane.has_table(MESSAGES):
+        return set()
+    log = plane.con.table(MESSAGES)
+    wanted = ibis.memtable({"m": sorted(set(message_ids))})
+    found = log.semi_join(wanted, log.message_id == wanted.m).select("message_id")
+    return {row["message_id"] for row in found.to_pyarrow().to_pylist()}
+
+
+def append(plane: DataPlane, rows: list[dict[str, Any]], *,
+           machine_window: float | None = None) -> AppendResult:
+    """Append events (EVENT_SCHEMA rows) in one transaction, skipping ids stored already
+    and refusing events of unknown messages.
+
+    With `machine_window` (seconds), opens and clicks arriving that soon after their
+    message was sent are flagged `machine` (mail scanners fetch at delivery).
+    """
+    if not rows:
+        return AppendResult(0, 0, [])
+    ensure(plane)
+    known = known_messages(plane, [str(r["message_id"]) for r in rows])
+    unknown = sorted({str(r["message_id"]) for r in rows} - known)
+    kept = [r for r in rows if str(r["message_id"]) in known]
+    seen: set[str] = set()
+    unique = []
+    for row in kept:  # the same id twice in one batch: the first wins
+        if row["event_id"] not in seen:
+            seen.add(row["event_id"])
+            unique.append(row)
+    if not unique:
+        return AppendResult(0, len(kept) - len(unique), unknown)
+    staged = _arrow(unique, EVENT_SCHEMA)
+    view = f"{IBIS_PREFIX}events_{uuid.uuid4().hex}"
+    columns = ", ".join(f'"{c}"' for c in EVENT_SCHEMA.names)
+    machine = "s.machine"
+    if machine_window is not None:
+        sent = f"(SELECT m.sent_at FROM {MESSAGES} m WHERE m.message_id = s.message_id)"
+        if plane.has_table(RESULTS):  # results not folded yet hold the sending time
+            sent = (f'COALESCE((SELECT MAX(r."at") FROM {RESULTS} r '
+                    f"WHERE r.message_id = s.message_id), {sent})")
+        machine = (f"(s.machine OR (s.type IN ('open', 'click') AND s.\"at\" < {sent} + "
+                   f"INTERVAL '{float(machine_window)} seconds'))")
+    select = ", ".join(machine if c == "machine" else f's."{c}"' for c in EVENT_SCHEMA.names)
+    before = _count(plane)
+    _insert(plane, view, staged, f"INSERT INTO {EVENTS} ({columns}) SELECT {select} "
+                                 f"FROM {{view}} s WHERE NOT EXISTS (SELECT 1 FROM {EVENTS} e "
+                                 "WHERE e.event_id = s.event_id)")
+    stored = _count(plane) - before
+    return AppendResult(stored, len(kept) - stored, unknown)
+
+
+def _count(plane: DataPlane) -> int:
+    return int(plane.con.table(EVENTS).count().execute())
+
+
+def _insert(plane: DataPlane, view: str, staged: pa.Table, sql: str) -> None:
+    if plane.backend == "duckdb":
+        raw = plane.con.con
+        raw.register(view, staged)
+        try:
+            raw.execute(sql.format(view=view))
+        finally:
+            raw.unregister(view)
+        return
+    temp = plane.con.create_table(view, ibis.memtable(staged), temp=True)
+    try:
+        plane.execute([(sql.format(view=temp.get_name()), [])])
+    finally:
+        plane.con.drop_table(view, force=True)
+
+
+def record_links(plane: DataPlane, rows: list[dict[str, Any]]) -> None:
+    """Append the tracked links of sent messages (LINK_SCHEMA rows)."""
+    if not rows:
+        return
+    ensure(plane)
+    plane.append(LINKS, _arrow(rows, LINK_SCHEMA))
+
+
+def link_url(plane: DataPlane, message_id: str, index: int) -> str | None:
+    if not plane.has_table(LINKS):
+        return None
+    links = plane.con.table(LINKS)
+    found = links.filter((links.message_id == message_id) & (links.link == index)) \
+        .select("url").limit(1).to_pyarrow().to_pylist()
+    return found[0]["url"] if found else None
+
+
+def events(plane: DataPlane) -> ir.Table | None:
+    return plane.con.table(EVENTS) if plane.has_table(EVENTS) else None
