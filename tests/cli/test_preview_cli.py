@@ -178,7 +178,10 @@ def test_preview_renders_what_live_sending_would_send(tmp_path: Path) -> None:
     assert set(message) == {"subject", "html", "text", "text_derived", "headers"}
     assert spent(1) == 120.0
     assert message["subject"] == "Ana, votre offre"
-    assert message["html"] == "<p>Bonjour Ana, vous avez dépensé 120.0.</p>"
+    # as sent: marketing email carries the open pixel after the content
+    html, pixel = message["html"].split("<img", 1)
+    assert html == "<p>Bonjour Ana, vous avez dépensé 120.0.</p>"
+    assert pixel.startswith(' src="http://127.0.0.1:8000/o/') and ".gif" in pixel
     assert (message["text"], message["text_derived"]) == (
         "Bonjour Ana, vous avez dépensé 120.0.\n", True)
     headers = message["headers"]
@@ -207,7 +210,8 @@ def test_language_then_variant_then_activity(shop: dict[str, Any]) -> None:
     assert variant_of("mail", 3) == "short"
     assert (chloe["language"], chloe["variant"]) == ("en", "short")  # no language: fallback
     assert chloe["message"]["subject"] == "Chloé: -10 %"               # from the variant
-    assert chloe["message"]["html"] == "<p>Hello Chloé, you spent 0.0.</p>"  # the activity's
+    assert chloe["message"]["html"].split("<img")[0] == \
+        "<p>Hello Chloé, you spent 0.0.</p>"  # the activity's
     # Chloé reaches the activity but has not opted in: rendered, with the reason
     assert (chloe["excluded"], chloe["address"]) == ("no_consent", "ANA@example.com")
 

@@ -67,7 +67,7 @@ def composer_for(a: Any, source: PortInput, ctx: ExecContext, content: CompiledC
               settings: DeliverySettings) -> Composer:
     language = ctx.catalog.tables[source.dimension].language
     signer = None
-    if a.type == "email" and a.category == "marketing":
+    if a.type == "email":  # unsubscribe links (marketing), click and open tracking
         from overture.channels.tokens import Signer
         signer = Signer.for_workspace(ctx.state_dir)
     return Composer(

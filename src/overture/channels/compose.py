@@ -2,7 +2,8 @@
 
 Email becomes a multipart/alternative MIME message with its `Message-ID` and, for
 marketing email, a signed `List-Unsubscribe` link (RFC 2369) and, when that link is
-https, the one-click `List-Unsubscribe-Post` header (RFC 8058). SMS and push become
+https, the one-click `List-Unsubscribe-Post` header (RFC 8058). Links are rewritten to
+signed click redirects, and marketing email gets an open pixel (`tracking.py`). SMS and push become
 the payload dicts the providers document.
 """
 
@@ -10,13 +11,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from overture.channels.mime import build_email
 from overture.channels.providers import Channel, OutgoingMessage
 from overture.channels.render import CompiledContent, RenderedMessage, render_message
 from overture.channels.tokens import Signer, unsubscribe_url
+from overture.channels.tracking import track_html
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,8 @@ class Composer:
     signer: Signer | None = None
     language_column: str | None = None
     push_data: Mapping[str, str] | None = None
+    #: rewrite email links to click redirects, and add the open pixel to marketing email
+    tracking: bool = True
 
     @property
     def channel(self) -> str:
@@ -53,8 +57,13 @@ class Composer:
                 raise ValueError("email needs a sender: `from` on the activity or "
                                  "[delivery] from in overture.toml")
             unsubscribe = None
-            if self.content.category == "marketing" and self.base_url and self.signer:
+            marketing = self.content.category == "marketing"
+            if marketing and self.base_url and self.signer:
                 unsubscribe = unsubscribe_url(self.base_url, self.signer, mid)
+            if self.tracking and self.base_url and self.signer and rendered.html:
+                tracked = track_html(rendered.html, base_url=self.base_url,
+                                     signer=self.signer, message_id=mid, pixel=marketing)
+                rendered = replace(rendered, html=tracked.html, links=tracked.links)
             payload = build_email(
                 rendered, from_=self.from_, to=address, reply_to=self.reply_to,
                 message_id=str(mid), list_unsubscribe=unsubscribe,

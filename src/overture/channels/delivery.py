@@ -35,7 +35,7 @@ from overture.channels.providers import OutgoingMessage, Provider, SendResult
 from overture.channels.render import ContentError, RenderedMessage
 from overture.channels.settings import DeliverySettings
 from overture.channels.throttle import RateLimiter
-from overture.data import messages
+from overture.data import events, messages
 
 #: retries logged one by one; beyond this, only counted in the summary line
 RETRY_LOG_LIMIT = 50
@@ -59,6 +59,7 @@ class _Shared:
 
     lock: threading.Lock = field(default_factory=threading.Lock)
     results: list[dict[str, Any]] = field(default_factory=list)
+    links: list[dict[str, Any]] = field(default_factory=list)  # tracked links of sent email
     logs: list[str] = field(default_factory=list)
     sent: int = 0
     failed: int = 0
@@ -234,6 +235,9 @@ class Delivery:
         }
         with shared.lock:
             shared.results.append(row)
+            if result.ok and rendered is not None and rendered.links:
+                shared.links.extend({"message_id": mid, "link": i, "url": url}
+                                    for i, url in enumerate(rendered.links))
             if result.ok:
                 shared.sent += 1
             else:
@@ -250,10 +254,16 @@ class Delivery:
                 shared.results and time.monotonic() - shared.flushed_at >= FLUSH_SECONDS)
             if not force and not due:
                 rows: list[dict[str, Any]] = []
+                links: list[dict[str, Any]] = []
             else:
                 rows, shared.results = shared.results, []
+                links, shared.links = shared.links, []
                 shared.flushed_at = time.monotonic()
             logs, shared.logs = shared.logs, []
+        # links first: a crash in between leaves links of a message not yet recorded as
+        # sent (harmless, it is sent again with the same links), never a sent message
+        # whose clicks cannot be redirected
+        events.record_links(self.ctx.plane, links)
         messages.record_results(self.ctx.plane, rows)
         for line in logs:
             self.ctx.log(line)

@@ -462,6 +462,7 @@ class RenderedMessage:
     variant: str | None = None
     language: str | None = None
     text_derived: bool = False  # the text was made from the html
+    links: tuple[str, ...] = ()  # email: the tracked links' original URLs, by index
 
 
 def _render_one(tpl: CompiledTemplate, context: Mapping[str, Any], activity: str) -> str:
@@ -535,8 +536,9 @@ def render_message(
             # block tags leave blank lines behind: tidy as html_to_text does
             rendered[name] = _BLANK_LINES.sub("\n\n", rendered[name] or "").strip("\n") + "\n"
     return RenderedMessage(
-        **rendered, variant=variant.id if variant else None, language=lang,
-        text_derived=text_derived)
+        subject=rendered.get("subject"), html=rendered.get("html"), text=rendered.get("text"),
+        body=rendered.get("body"), title=rendered.get("title"),
+        variant=variant.id if variant else None, language=lang, text_derived=text_derived)
 
 
 __all__ = [
