@@ -13,6 +13,7 @@ from overture.auth import Role
 from overture.server import errors, routes_campaigns, routes_data, routes_runs, routes_users
 from overture.server.auth import needs
 from overture.server.state import ServerState
+from overture.tracking.endpoints import tracking_router
 
 
 def create_app(state: ServerState) -> FastAPI:
@@ -25,6 +26,7 @@ def create_app(state: ServerState) -> FastAPI:
     errors.install(app)
     for module in (routes_users, routes_campaigns, routes_runs, routes_data):
         app.include_router(module.router)
+    app.include_router(tracking_router(state.tracker))  # open: the token is the credential
 
     @app.get("/api/openapi.json", include_in_schema=False)
     def openapi(user: Any = Depends(needs(Role.VIEWER))) -> JSONResponse:

@@ -11,6 +11,9 @@ from overture.service.lifecycle import Lifecycle
 from overture.service.scheduler import Scheduler
 from overture.service.workers import WorkerPool
 from overture.store.users import UserRepository
+from overture.tracking.endpoints import Tracker
+from overture.tracking.setup import tracking_for
+from overture.tracking.sink import EventSink
 
 
 @dataclass
@@ -24,6 +27,9 @@ class ServerState:
     scheduler: Scheduler = field(init=False)
     _thread: threading.Thread | None = field(default=None, init=False)
 
+    sink: EventSink = field(init=False)
+    tracker: Tracker = field(init=False)
+
     def __post_init__(self) -> None:
         self.pool = WorkerPool(self.ws, self.clock, self.workers)
         self.lifecycle = Lifecycle(self.ws, self.clock, dispatch=self.pool.submit,
@@ -31,6 +37,7 @@ class ServerState:
                                    is_executing=self.pool.is_active)
         self.pool.on_finished = self.lifecycle.run_finished
         self.scheduler = Scheduler(self.lifecycle, self.pool.submit, interval=self.tick)
+        self.sink, self.tracker = tracking_for(self.ws)
 
     @property
     def users(self) -> UserRepository:
@@ -38,6 +45,7 @@ class ServerState:
 
     def start(self) -> None:
         """Recover unfinished runs, then schedule in a background thread."""
+        self.sink.start()
         self._thread = threading.Thread(target=self.scheduler.run_forever,
                                         name="overture-scheduler", daemon=True)
         self._thread.start()
@@ -48,3 +56,4 @@ class ServerState:
         if self._thread is not None:
             self._thread.join(timeout=30)
         self.pool.shutdown()
+        self.sink.close()  # the tracking events still queued are appended
