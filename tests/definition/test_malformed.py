@@ -303,10 +303,17 @@ CASES = [
          doc("  - {id: a, type: build_audience, rule: {field: signup_date, op: in_last, "
              "value: 3 fortnights}}\n"),
          [("a.rule.value", "'3 fortnights' is not a duration such as '30 days' or '12 hours'")]),
-    Case("engagement conditions are not available yet",
+    Case("engagement: misspelt event, include_machine on sends",
+         doc("  - {id: a, type: build_audience, rule: {any: [{engagement: {event: opend}}, "
+             "{engagement: {event: sent, include_machine: true}}]}}\n"),
+         [("a.rule.any[0].engagement.event", "'opend' is not an engagement event; did you "
+                                             "mean 'opened'?"),
+          ("a.rule.any[1].engagement.include_machine", "include_machine applies to opened "
+                                                       "and clicked only")]),
+    Case("engagement: bad duration in within",
          doc("  - {id: a, type: build_audience, rule: {engagement: {event: opened, "
-             "within: 30 days}}}\n"),
-         [("a.rule.engagement", "engagement conditions are not available yet")]),
+             "within: 3 fortnights}}}\n"),
+         [("a.rule.engagement.within", "'3 fortnights' is not a duration")]),
     Case("saved filter that is missing, and one naming an unknown field",
          doc("  - {id: a, type: build_audience, rule: {any: [{filter: nowhere}, "
              "{filter: broken}]}}\n"),

@@ -7,10 +7,22 @@ the keys rather than at a `type` field.
 
 from __future__ import annotations
 
+import difflib
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    StrictBool,
+    Tag,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
 
 Operator = Literal[
     "eq", "ne", "gt", "gte", "lt", "lte", "between", "in", "not_in", "is_empty",
@@ -42,6 +54,17 @@ AggregateFn = Literal["count", "sum", "avg", "min", "max", "count_distinct"]
 EngagementEvent = Literal[
     "sent", "delivered", "bounced", "opened", "clicked", "unsubscribed", "complained", "excluded"
 ]
+ENGAGEMENT_EVENTS: tuple[str, ...] = EngagementEvent.__args__  # type: ignore[attr-defined]
+#: the events whose machine hits (mail scanners, privacy proxies) `include_machine` counts
+MACHINE_EVENTS = frozenset({"opened", "clicked"})
+#: what people (and the events table) call them: each leads to the leaf's word
+_EVENT_ALIASES = {
+    "open": "opened", "opens": "opened", "read": "opened", "click": "clicked",
+    "clicks": "clicked", "delivery": "delivered", "deliver": "delivered",
+    "bounce": "bounced", "bounces": "bounced", "unsubscribe": "unsubscribed",
+    "unsub": "unsubscribed", "complaint": "complained", "spam": "complained",
+    "send": "sent", "exclusion": "excluded", "exclude": "excluded",
+}
 
 
 def _dates_as_text(value: Any) -> Any:
@@ -103,12 +126,44 @@ class Aggregate(_Node):
     value: Value = None
 
 
+def _known_event(value: Any) -> Any:
+    """An unknown event kind is refused naming the closest one (`open` -> `opened`)."""
+    if not isinstance(value, str) or value in ENGAGEMENT_EVENTS:
+        return value  # not text: the Literal's own error says what is allowed
+    guess = _EVENT_ALIASES.get(value.strip().lower())
+    if guess is None:
+        close = difflib.get_close_matches(value.strip().lower(), ENGAGEMENT_EVENTS, n=1,
+                                          cutoff=0.6)
+        guess = close[0] if close else None
+    choices = ", ".join(ENGAGEMENT_EVENTS[:-1]) + f" or {ENGAGEMENT_EVENTS[-1]}"
+    message = (f"{value!r} is not an engagement event; did you mean {guess!r}?" if guess
+               else f"{value!r} is not an engagement event: use {choices}")
+    raise PydanticCustomError("engagement_event", "{message}", {"message": message})
+
+
 class EngagementSpec(_Node):
-    event: EngagementEvent
-    campaign: str | None = None
-    activity: str | None = None
-    within: str | None = None
-    include_machine: bool = False
+    """`{engagement: {event, campaign, activity, within, include_machine}}` (spec §3).
+
+    `campaign`, `activity` and `within` may hold `${vars.NAME}`; `within` is checked as
+    a duration by validation and the compiler, once variables are known.
+    """
+
+    event: Annotated[EngagementEvent, BeforeValidator(_known_event)]
+    campaign: str | None = Field(default=None, min_length=1)
+    activity: str | None = Field(default=None, min_length=1)
+    within: str | None = Field(default=None, min_length=1)
+    include_machine: StrictBool = False
+
+    @field_validator("include_machine")
+    @classmethod
+    def _machine_only_for_opens_and_clicks(cls, value: bool, info: ValidationInfo) -> bool:
+        event = info.data.get("event")
+        if value and event is not None and event not in MACHINE_EVENTS:
+            raise PydanticCustomError(
+                "engagement_machine", "{message}",
+                {"message": f"include_machine applies to opened and clicked only, not to "
+                            f"{event}"})
+        return value
 
 
 class Engagement(_Node):

@@ -537,8 +537,10 @@ class _Checker:
             if dtype:
                 self.value(activity, path, rule.op, rule.value, dtype)
         elif isinstance(rule, Engagement):
-            self.problem(activity, f"{path}.engagement", "engagement conditions are not "
-                                                         "available yet (they come with tracking)")
+            from overture.rules.engagement import problems
+
+            for setting, message in problems(rule.engagement, self.vars):
+                self.problem(activity, f"{path}.engagement.{setting}", message)
         elif isinstance(rule, InAudience):
             pass  # the audience may be saved by another campaign first: checked at run time
         elif isinstance(rule, FilterRef):

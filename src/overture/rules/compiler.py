@@ -44,6 +44,7 @@ from overture.definition.rules import (
     iter_nodes,
 )
 from overture.errors import OvertureError
+from overture.rules import engagement
 from overture.rules.resolve import PortSchema, Resolved, Resolver, type_family
 from overture.rules.values import ValueProblem, coerce, parse_duration, substitute
 
@@ -272,8 +273,7 @@ class Compiler:
         elif isinstance(rule, InAudience):
             needs.audiences.setdefault(rule.in_audience, f"aud{len(needs.audiences)}")
         elif isinstance(rule, Engagement):
-            raise RuleError("engagement conditions are not available yet: they arrive with "
-                            "tracking and feedback events")
+            pass  # a subquery of the message log, tested in pass two: no join to add
         elif isinstance(rule, FilterRef):  # pragma: no cover - expanded before
             raise RuleError(f"unexpanded filter {rule.filter!r}")
 
@@ -451,7 +451,19 @@ class Compiler:
                                  f"{spec.fn}({spec.link}.{spec.field or '*'})")
         if isinstance(rule, InAudience):
             return wide[needs.audiences[rule.in_audience]].notnull()
+        if isinstance(rule, Engagement):
+            return self._engagement(rule, wide, dimension)
         raise RuleError(f"unsupported rule node {type(rule).__name__}")  # pragma: no cover
+
+    def _engagement(self, rule: Engagement, wide: ir.Table, dimension: str) -> Any:
+        """`CAST(key AS text) IN (the matching keys of the message log)`: see engagement.py."""
+        key = self.r.key_of(dimension)
+        column = wide[f"w__{key}"] if f"w__{key}" in wide.columns else wide[f"d__{key}"]
+        try:
+            return engagement.predicate(self.ctx.plane, rule.engagement, self.ctx.variables,
+                                        dimension, column, self.ctx.clock)
+        except ValueProblem as exc:
+            raise RuleError(f"engagement.{exc}") from None
 
     def _substitute(self, raw: Any, what: str) -> Any:
         try:
