@@ -156,13 +156,35 @@ def record_links(plane: DataPlane, rows: list[dict[str, Any]]) -> None:
     plane.append(LINKS, _arrow(rows, LINK_SCHEMA))
 
 
+def message_links(plane: DataPlane, message_id: str) -> dict[int, str]:
+    """Every tracked link of one message, by index: one indexed-size query, bound values
+    (a click endpoint runs this once per message, then caches it)."""
+    sql = f"SELECT link, url FROM {LINKS} WHERE message_id = ?"
+    if plane.backend == "duckdb":
+        import duckdb
+
+        try:  # asking whether the table exists costs more than the query
+            rows = plane.con.con.execute(sql, [message_id]).fetchall()
+        except duckdb.CatalogException:
+            return {}
+    elif not plane.has_table(LINKS):
+        return {}
+    elif plane.backend == "postgres":
+        with plane.con.con.cursor() as cursor:
+            cursor.execute(sql.replace("?", "%s"), [message_id])
+            rows = cursor.fetchall()
+    else:
+        links = plane.con.table(LINKS)
+        found = links.filter(links.message_id == message_id).select("link", "url")
+        rows = [(r["link"], r["url"]) for r in found.to_pyarrow().to_pylist()]
+    out: dict[int, str] = {}
+    for link, url in rows:
+        out.setdefault(int(link), str(url))
+    return out
+
+
 def link_url(plane: DataPlane, message_id: str, index: int) -> str | None:
-    if not plane.has_table(LINKS):
-        return None
-    links = plane.con.table(LINKS)
-    found = links.filter((links.message_id == message_id) & (links.link == index)) \
-        .select("url").limit(1).to_pyarrow().to_pylist()
-    return found[0]["url"] if found else None
+    return message_links(plane, message_id).get(index)
 
 
 def events(plane: DataPlane) -> ir.Table | None:

@@ -140,7 +140,10 @@ def serve(root: Path, options: ServeOptions, clock: Clock | None = None,
                 announce("stopped cleanly")
 
         app.router.lifespan_context = lifespan
-        config = uvicorn.Config(app, host=options.host, port=options.port,
+        from overture.tracking.endpoints import TrackingApp
+
+        config = uvicorn.Config(TrackingApp(app, state.tracker), host=options.host,
+                                port=options.port,
                                 log_level="warning", lifespan="on")
         # uvicorn handles SIGTERM (a graceful shutdown), then raises it again for the
         # handler it found: a quiet one makes the clean shutdown exit with status 0
