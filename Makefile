@@ -26,6 +26,7 @@ test: install
 bench: install
 	$(BIN)/python bench/targeting.py $(BENCH_ARGS)
 	$(BIN)/python bench/delivery.py $(DELIVERY_ARGS)
+	$(BIN)/python bench/tracking.py $(TRACKING_ARGS)
 
 lint: install
 	$(BIN)/ruff check src tests bench examples
