@@ -195,7 +195,7 @@ data stays loaded. docs/examples.md describes the data and every campaign.""")
 
     def drafts(self) -> None:
         self.title("Campaigns as drafts, for the server")
-        for name in CAMPAIGNS:
+        for name in sorted(p.stem for p in (self.dir / "campaigns").glob("*.yaml")):
             result = self.run("campaign", "create", f"campaigns/{name}.yaml", check=False,
                               capture=True)
             if result.returncode == 0:
