@@ -14,6 +14,7 @@ from overture.server import errors, routes_campaigns, routes_data, routes_runs, 
 from overture.server.auth import needs
 from overture.server.state import ServerState
 from overture.tracking.endpoints import tracking_router
+from overture.tracking.webhooks import webhook_router
 
 
 def create_app(state: ServerState) -> FastAPI:
@@ -27,6 +28,7 @@ def create_app(state: ServerState) -> FastAPI:
     for module in (routes_users, routes_campaigns, routes_runs, routes_data):
         app.include_router(module.router)
     app.include_router(tracking_router(state.tracker))  # open: the token is the credential
+    app.include_router(webhook_router(lambda: state.ws.config, lambda: state.ws.data))
 
     @app.get("/api/openapi.json", include_in_schema=False)
     def openapi(user: Any = Depends(needs(Role.VIEWER))) -> JSONResponse:
