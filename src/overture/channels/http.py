@@ -320,7 +320,7 @@ class HttpTransport:
 
 
 # ---- settings ----
-COMMON_KEYS = frozenset({"type", "timeout", "concurrency", "rate"})
+COMMON_KEYS = frozenset({"type", "timeout", "concurrency", "rate", "webhook_secret_env"})
 
 
 def _number(settings: ProviderSettings, key: str, default: float | None) -> float | None:

@@ -201,6 +201,10 @@ def _is_secret_key(key: str) -> bool:
     return key in SECRET_KEYS or key.endswith(SECRET_SUFFIXES)
 
 
+#: settings read by the server receiving the provider's webhooks, never by senders
+RECEIVING_ONLY = frozenset({"webhook_secret_env"})
+
+
 def provider_from_config(name: str, section: Mapping[str, Any], env: Mapping[str, str], *,
                          state_dir: Path | None = None) -> Provider:
     """Build the provider `[providers.name]` describes; secrets come from `env`."""
@@ -222,8 +226,8 @@ def provider_from_config(name: str, section: Mapping[str, Any], env: Mapping[str
             f"{where}: unknown provider type {type_name!r}; known types: {', '.join(types)}")
     secrets: dict[str, str] = {}
     for key, variable in section.items():
-        if not key.endswith("_env"):
-            continue
+        if not key.endswith("_env") or key in RECEIVING_ONLY:
+            continue  # the webhook secret is the server's, not the sender's
         if not isinstance(variable, str) or not variable:
             raise ProviderConfigError(f"{where}: `{key}` must name an environment variable")
         if variable not in env:
