@@ -26,6 +26,7 @@ def serve_tracking(root: Path, host: str, port: int, announce: Any = print) -> N
 
     from overture.tracking.endpoints import TrackingApp, tracking_router
     from overture.tracking.setup import tracking_for
+    from overture.tracking.webhooks import webhook_router
 
     ws = SharedWorkspace.hold(root)
     if ws.data_url.startswith("duckdb:"):
@@ -38,7 +39,7 @@ def serve_tracking(root: Path, host: str, port: int, announce: Any = print) -> N
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         sink.start()
-        announce(f"tracking {ws.root} at http://{host}:{port} (/o/, /c/, /u/)")
+        announce(f"tracking {ws.root} at http://{host}:{port} (/o/, /c/, /u/, /hooks/)")
         try:
             yield
         finally:
@@ -48,6 +49,7 @@ def serve_tracking(root: Path, host: str, port: int, announce: Any = print) -> N
     app = FastAPI(title="Overture tracking", lifespan=lifespan, docs_url=None,
                   redoc_url=None, openapi_url=None)
     app.include_router(tracking_router(tracker))
+    app.include_router(webhook_router(lambda: ws.config, lambda: ws.data))
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, lambda *_: None)  # as in `overture serve`
     config = uvicorn.Config(TrackingApp(app, tracker), host=host, port=port,
