@@ -69,6 +69,7 @@ def _register() -> None:
         ("overture.cli.outbox", "outbox"),
         ("overture.cli.suppress", "suppress"),
         ("overture.cli.users", "users"),
+        ("overture.cli.feedback", "feedback"),
     ):
         try:
             module = importlib.import_module(module_name)

@@ -53,8 +53,12 @@ STAGE_PREFIX = f"{INTERNAL_PREFIX}suppress_stage_"
 
 #: the channels whose addresses can be suppressed (direct mail has no single address)
 CHANNELS: tuple[str, ...] = ("email", "sms", "push")
-#: why an address is suppressed; bounces and complaints are written by later features
+#: why an address is suppressed (hard bounces and complaints are also written by
+#: `overture.feedback` when it reads bounce and complaint reports)
 REASONS: tuple[str, ...] = ("manual", "hard_bounce", "complaint")
+#: reasons only Overture writes, not offered to users: an address that soft-bounced too
+#: often (`overture.feedback.ingest`)
+AUTOMATIC_REASONS: tuple[str, ...] = ("soft_bounce",)
 #: the column an import reads by default, after `address`
 DEFAULT_COLUMNS = {"email": "email", "sms": "phone", "push": "token"}
 
@@ -125,7 +129,7 @@ def check_channel(channel: str) -> str:
 
 def check_reason(reason: str) -> str:
     """`reason` if it is a known suppression reason, else a SuppressionError."""
-    if reason not in REASONS:
+    if reason not in REASONS and reason not in AUTOMATIC_REASONS:
         raise SuppressionError(f"unknown reason {reason!r}: use {_words(REASONS)}")
     return reason
 
