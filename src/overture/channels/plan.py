@@ -108,7 +108,7 @@ def plan(ctx: ExecContext, source: PortInput, options: PlanOptions) -> ir.Table:
 
 def _lists(ctx: ExecContext, dim: str, kind: str, address: ir.StringValue,
            key_text: ir.StringValue) -> list[tuple[ir.BooleanValue, str]]:
-    """Unsubscribed profiles and suppressed addresses, as membership tests."""
+    """Unsubscribed profiles and suppressed addresses (plain or hashed), as membership tests."""
     from overture.data import suppressions
 
     reasons: list[tuple[ir.BooleanValue, str]] = []
@@ -118,7 +118,12 @@ def _lists(ctx: ExecContext, dim: str, kind: str, address: ir.StringValue,
     suppressed = suppressions.suppressed_addresses(ctx.plane, kind)
     if suppressed is not None:
         normal = suppressions.normalize_address_sql(address, kind)
-        reasons.append((normal.isin(suppressed.address), "suppressed"))
+        listed = normal.isin(suppressed.address)
+        hashed = suppressions.hashed_suppressions(ctx.plane, kind)
+        if hashed is not None:  # erased people's addresses, kept only as hashes
+            digest = suppressions.hash_address_sql(normal, ctx.plane.backend)
+            listed = listed | digest.isin(hashed.address)
+        reasons.append((listed, "suppressed"))
     return reasons
 
 

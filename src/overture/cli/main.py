@@ -69,6 +69,7 @@ def _register() -> None:
         ("overture.cli.outbox", "outbox"),
         ("overture.cli.suppress", "suppress"),
         ("overture.cli.users", "users"),
+        ("overture.cli.privacy", "privacy"),
         ("overture.cli.feedback", "feedback"),
     ):
         try:

@@ -21,12 +21,19 @@ fails, and it tries again with a fresh anti-join.
 Addresses are compared normalised (`normalize_address`, `normalize_address_sql`, which
 agree on every value): the delivery engine normalises a profile's address with the
 same expression before the anti-join.
+
+A suppression may also be stored *hashed*: `sha256:` and the hex SHA-256 of the
+normalised address (`hash_address`, `hash_address_sql`), in the same `address` column.
+Erasing a person (`overture privacy forget`) leaves only that form behind, so the
+address is never sent to again although the list no longer holds it; the delivery
+engine hashes a profile's normalised address too when the list holds any hashed row.
 """
 
 from __future__ import annotations
 
 import csv
 import gzip
+import hashlib
 import io
 import re
 import secrets
@@ -59,6 +66,10 @@ REASONS: tuple[str, ...] = ("manual", "hard_bounce", "complaint")
 #: reasons only Overture writes, not offered to users: an address that soft-bounced too
 #: often (`overture.feedback.ingest`)
 AUTOMATIC_REASONS: tuple[str, ...] = ("soft_bounce",)
+#: the reason of a hashed suppression left by erasing a person (not one a user gives)
+HASHED_REASON = "erasure"
+#: how a hashed suppression's address starts: `sha256:<hex of the normalised address>`
+HASH_PREFIX = "sha256:"
 #: the column an import reads by default, after `address`
 DEFAULT_COLUMNS = {"email": "email", "sms": "phone", "push": "token"}
 
@@ -180,6 +191,44 @@ def normalize_address_sql(expr: ir.StringValue, channel: str) -> ir.StringValue:
     return text
 
 
+def hash_address(value: str, channel: str) -> str:
+    """The hashed form of an address: `sha256:` and the hex SHA-256 of its UTF-8
+    normalised form; "" for a blank address. Same result as `hash_address_sql`."""
+    normal = normalize_address(value, channel)
+    if not normal:
+        return ""
+    return HASH_PREFIX + hashlib.sha256(normal.encode("utf-8")).hexdigest()
+
+
+@ibis.udf.scalar.builtin(name="sha256")
+def _sha256_text(value: str) -> str:  # type: ignore[empty-body]
+    """DuckDB's sha256(text) -> hex text."""
+
+
+@ibis.udf.scalar.builtin(name="convert_to")
+def _pg_convert_to(value: str, encoding: str) -> bytes:  # type: ignore[empty-body]
+    """PostgreSQL's convert_to(text, encoding) -> bytea."""
+
+
+@ibis.udf.scalar.builtin(name="sha256")
+def _pg_sha256(value: bytes) -> bytes:  # type: ignore[empty-body]
+    """PostgreSQL's sha256(bytea) -> bytea."""
+
+
+@ibis.udf.scalar.builtin(name="encode")
+def _pg_encode(value: bytes, form: str) -> str:  # type: ignore[empty-body]
+    """PostgreSQL's encode(bytea, 'hex') -> text."""
+
+
+def hash_address_sql(normal: ir.StringValue, backend: str) -> ir.StringValue:
+    """`hash_address` of an already normalised address column, in the engine."""
+    if backend == "postgres":
+        digest = _pg_encode(_pg_sha256(_pg_convert_to(normal, "UTF8")), "hex")
+    else:
+        digest = _sha256_text(normal)
+    return ibis.literal(HASH_PREFIX) + digest
+
+
 # ---------------------------------------------------------------------------------------
 # tables
 # ---------------------------------------------------------------------------------------
@@ -271,6 +320,18 @@ def add_suppressions(plane: DataPlane, channel: str, addresses: Iterable[str],
     _check_many(addresses)
     values = pa.array([None if v is None else str(v) for v in addresses], type=pa.string())
     return _add_array(plane, channel, values, reason, source, _utc(at))
+
+
+def add_hashed_suppressions(plane: DataPlane, channel: str, addresses: Iterable[str],
+                            source: str | None = None,
+                            at: datetime | None = None) -> SuppressionResult:
+    """Suppress addresses by their hash only (`hash_address`): the list never holds
+    them, yet the delivery engine excludes them. Reason `erasure`."""
+    check_channel(channel)
+    _check_many(addresses)
+    hashed = [hash_address(str(v), channel) if v is not None else "" for v in addresses]
+    values = pa.array(hashed, type=pa.string())
+    return _add_array(plane, channel, values, HASHED_REASON, source, _utc(at))
 
 
 def _check_many(addresses: Iterable[str]) -> None:
@@ -427,6 +488,19 @@ def suppressed_addresses(plane: DataPlane, channel: str) -> ir.Table | None:
         return None
     table = plane.table_any(SUPPRESSIONS)
     return table.filter(table.channel == channel).select("address")
+
+
+def hashed_suppressions(plane: DataPlane, channel: str) -> ir.Table | None:
+    """One column `address` of a channel's hashed suppressions, or None when it has none.
+
+    The delivery engine compares `hash_address_sql` of the profiles' addresses with it;
+    None (one small count) spares it hashing every address when nothing is hashed.
+    """
+    suppressed = suppressed_addresses(plane, channel)
+    if suppressed is None:
+        return None
+    hashed = suppressed.filter(suppressed.address.startswith(HASH_PREFIX))
+    return hashed if int(hashed.count().execute()) else None
 
 
 # ---------------------------------------------------------------------------------------
