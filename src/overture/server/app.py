@@ -10,7 +10,14 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 from overture import __version__
 from overture.auth import Role
-from overture.server import errors, routes_campaigns, routes_data, routes_runs, routes_users
+from overture.server import (
+    errors,
+    routes_campaigns,
+    routes_data,
+    routes_reports,
+    routes_runs,
+    routes_users,
+)
 from overture.server.auth import needs
 from overture.server.state import ServerState
 from overture.tracking.endpoints import tracking_router
@@ -25,7 +32,7 @@ def create_app(state: ServerState) -> FastAPI:
                               "TOKEN`. Errors are `{\"error\": {\"code\", \"message\"}}`.")
     app.state.server = state
     errors.install(app)
-    for module in (routes_users, routes_campaigns, routes_runs, routes_data):
+    for module in (routes_users, routes_campaigns, routes_runs, routes_data, routes_reports):
         app.include_router(module.router)
     app.include_router(tracking_router(state.tracker))  # open: the token is the credential
     app.include_router(webhook_router(lambda: state.ws.config, lambda: state.ws.data))
