@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
@@ -26,6 +27,9 @@ from server.conftest import FORGED, PASSWORD, Api, header, small_document, usern
 pytestmark = pytest.mark.xdist_group("server_roles")
 
 OPEN = {("POST", "/api/auth/login")}
+#: outside /api, only the tracking links answer without login: their signed token (or a
+#: provider's webhook secret) is the credential
+TRACKING = {("GET", "/u/{token}"), ("POST", "/u/{token}"), ("POST", "/hooks/{provider}")}
 ROLES = sorted(Role, key=lambda role: role.rank)
 PARAM = re.compile(r"{(\w+)}")
 
@@ -55,7 +59,8 @@ def _roles_of(dependant: Dependant) -> list[Role]:
 
 def _api_routes() -> list[tuple[str, APIRoute]]:
     """(effective path, route) of every API route, routers included or not."""
-    app = create_app(cast(Any, None))  # building the app reads no state
+    # building the app reads no state: a stand-in with nothing in it will do
+    app = create_app(cast(Any, SimpleNamespace(tracker=None, ws=None)))
     try:
         from fastapi.routing import iter_route_contexts  # FastAPI >= 0.165: lazy routers
     except ImportError:  # pragma: no cover - older FastAPI lists every route flat
@@ -68,9 +73,12 @@ def _api_routes() -> list[tuple[str, APIRoute]]:
     return out
 
 
-def endpoints() -> list[Endpoint]:
+def endpoints(*, api: bool = True) -> list[Endpoint]:
+    """The /api endpoints (or, with api=False, every other route)."""
     out = []
     for path, route in _api_routes():
+        if path.startswith("/api/") != api:
+            continue
         roles = _roles_of(route.dependant)
         minimum = max(roles, key=lambda role: role.rank) if roles else None
         for method in sorted(route.methods or ()):
@@ -79,6 +87,12 @@ def endpoints() -> list[Endpoint]:
 
 
 ENDPOINTS = [e for e in endpoints() if (e.method, e.path) not in OPEN]
+
+
+def test_outside_the_api_only_the_tracking_links_answer_without_login() -> None:
+    others = {(e.method, e.path) for e in endpoints(api=False)}
+    assert others == TRACKING
+    assert all(e.min_role is None for e in endpoints(api=False))
 
 
 def test_every_api_route_declares_its_role() -> None:

@@ -18,6 +18,7 @@ so that xdist would run only one of them.)
 from __future__ import annotations
 
 import itertools
+from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
@@ -35,7 +36,7 @@ pytestmark = pytest.mark.xdist_group("server_schemathesis")
 
 MAX_EXAMPLES = 25
 SEED = 2027
-OPENAPI = create_app(cast(Any, None)).openapi()
+OPENAPI = create_app(cast(Any, SimpleNamespace(tracker=None, ws=None))).openapi()
 OPERATIONS = sorted((method.upper(), path) for path, methods in OPENAPI["paths"].items()
                     for method in methods)
 #: the operations that take something a request can get wrong beyond its path (a string
