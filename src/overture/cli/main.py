@@ -70,6 +70,7 @@ def _register() -> None:
         ("overture.cli.suppress", "suppress"),
         ("overture.cli.users", "users"),
         ("overture.cli.privacy", "privacy"),
+        ("overture.cli.tracking", "tracking"),
         ("overture.cli.feedback", "feedback"),
     ):
         try:
