@@ -175,6 +175,7 @@ machine_window_seconds = 0
     totals = report["totals"]
     assert totals["targeted"] == CUSTOMERS
     assert totals["sent"] == len(expected)
+    assert (totals["pending"], totals["errors"], totals["delivered"]) == (0, 0, 0)
     assert sum(totals["excluded"].values()) == CUSTOMERS - len(expected)
     assert totals["bounces"] == {"hard": 120, "soft": 60}
     assert totals["opens"] == {"total": 1800, "unique": 1500, "machine": 200}
