@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from overture.data.workspace import Workspace
 from overture.engine.clock import Clock
+from overture.feedback.smtp import FeedbackReceiver, receiver_for
 from overture.service.lifecycle import Lifecycle
 from overture.service.scheduler import Scheduler
 from overture.service.workers import WorkerPool
@@ -29,6 +30,7 @@ class ServerState:
 
     sink: EventSink = field(init=False)
     tracker: Tracker = field(init=False)
+    smtp: FeedbackReceiver | None = field(init=False)  # [feedback] smtp_port
 
     def __post_init__(self) -> None:
         self.pool = WorkerPool(self.ws, self.clock, self.workers)
@@ -38,6 +40,7 @@ class ServerState:
         self.pool.on_finished = self.lifecycle.run_finished
         self.scheduler = Scheduler(self.lifecycle, self.pool.submit, interval=self.tick)
         self.sink, self.tracker = tracking_for(self.ws)
+        self.smtp = receiver_for(self.ws, now=self.clock.now)
 
     @property
     def users(self) -> UserRepository:
@@ -45,6 +48,8 @@ class ServerState:
 
     def start(self) -> None:
         """Recover unfinished runs, then schedule in a background thread."""
+        if self.smtp is not None:  # first: an SMTP port taken stops the start at once
+            self.smtp.start()
         self.sink.start()
         self._thread = threading.Thread(target=self.scheduler.run_forever,
                                         name="overture-scheduler", daemon=True)
@@ -52,6 +57,8 @@ class ServerState:
 
     def stop(self) -> None:
         """No new runs; running ones record what is in flight and stop at a safe point."""
+        if self.smtp is not None:  # no new reports; those received are stored
+            self.smtp.stop()
         self.scheduler.stop()
         if self._thread is not None:
             self._thread.join(timeout=30)
