@@ -126,9 +126,12 @@ def serve(root: Path, options: ServeOptions, clock: Clock | None = None,
         token = _cli_token(state.users)
         app = create_app(state)
 
+        # started before uvicorn: a part that cannot start (a port taken by the SMTP
+        # receiver, say) is a clean error here, not a traceback from the app's startup
+        state.start()
+
         @contextlib.asynccontextmanager
         async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-            state.start()
             _write_info(ws.state_dir, url, token)
             announce(f"Overture serving {ws.root} at {url} (API docs: {url}/api/docs)")
             try:
@@ -152,4 +155,5 @@ def serve(root: Path, options: ServeOptions, clock: Clock | None = None,
         try:
             uvicorn.Server(config).run()
         finally:
+            state.stop()  # a second stop after the lifespan's changes nothing
             ws.close()

@@ -27,6 +27,7 @@ class ServerState:
     lifecycle: Lifecycle = field(init=False)
     scheduler: Scheduler = field(init=False)
     _thread: threading.Thread | None = field(default=None, init=False)
+    _stopped: bool = field(default=False, init=False)
 
     sink: EventSink = field(init=False)
     tracker: Tracker = field(init=False)
@@ -56,7 +57,11 @@ class ServerState:
         self._thread.start()
 
     def stop(self) -> None:
-        """No new runs; running ones record what is in flight and stop at a safe point."""
+        """No new runs; running ones record what is in flight and stop at a safe point.
+        Stopping twice is stopping once."""
+        if self._stopped:
+            return
+        self._stopped = True
         if self.smtp is not None:  # no new reports; those received are stored
             self.smtp.stop()
         self.scheduler.stop()
