@@ -7,9 +7,23 @@ DEMO_DIR ?= demo
 DEMO_CUSTOMERS ?= 100000
 DEMO_PORT ?= 8000
 
-.PHONY: install demo test bench lint constraints clean
+WEB_STAMP := web/node_modules/.installed
+WEB_BUILD := src/overture/server/static/index.html
 
-install: $(STAMP)
+.PHONY: install demo test bench lint constraints clean web
+
+install: $(STAMP) $(WEB_BUILD)
+
+# The web app: npm ci from the lock, then built into the package's static files,
+# which `overture serve` serves at /.
+$(WEB_STAMP): web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	touch $(WEB_STAMP)
+
+$(WEB_BUILD): $(WEB_STAMP) $(shell find web/src web/index.html web/vite.config.ts -type f 2>/dev/null)
+	cd web && npm run build --silent
+
+web: $(WEB_BUILD)
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,6 +35,7 @@ demo: install
 	$(BIN)/python examples/demo.py --dir $(DEMO_DIR) --customers $(DEMO_CUSTOMERS) --serve --port $(DEMO_PORT)
 
 test: install
+	cd web && npx vitest run
 	$(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 bench: install
@@ -37,4 +52,4 @@ constraints: install
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^overture' > constraints.txt
 
 clean:
-	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache web/node_modules src/overture/server/static
