@@ -11,6 +11,7 @@ import json
 import random
 import re
 import subprocess
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from email import policy
 from email.parser import BytesParser
@@ -71,13 +72,14 @@ def hit(port: int, method: str, path: str, agent: str = "Mozilla/5.0 (test)"
 
 
 def dsn(original: Any, recipient: str, status: str) -> bytes:
-    """A delivery status notification as an MTA writes it (RFC 3464)."""
+    """A delivery status notification as an MTA writes it (RFC 3464), with an id of its
+    own (households share addresses: two bounces to one address are two reports)."""
     action = "failed" if status.startswith("5") else "delayed"
     headers = "".join(f"{k}: {v}\r\n" for k, v in original.items())
     return (
         "From: MAILER-DAEMON@mx.example\r\nTo: news@shop.example\r\n"
         "Subject: Undelivered Mail Returned to Sender\r\n"
-        f"Message-ID: <dsn-{recipient}-{status}@mx.example>\r\nMIME-Version: 1.0\r\n"
+        f"Message-ID: <dsn-{uuid.uuid4().hex}@mx.example>\r\nMIME-Version: 1.0\r\n"
         'Content-Type: multipart/report; report-type=delivery-status; boundary="B"\r\n'
         "\r\n--B\r\nContent-Type: text/plain\r\n\r\n"
         "This is the mail system at host mx.example.\r\n"
