@@ -43,16 +43,22 @@ concurrency = 2
     return root, expected
 
 
+def publish_and_start_sending(server: ServerProcess, fake: FakeProvider) -> str:
+    """Publish the SMS campaign (its run starts at once); its id, once 100 are out."""
+    assert server.call("POST", "/api/campaigns", {"document": DOCUMENT}).status == 201
+    assert server.call("POST", "/api/campaigns/flash/publish").status == 200
+    (run_id,) = [r["id"] for r in server.call("GET", "/api/runs").body["runs"]]
+    server.wait_for(lambda: len(fake.delivered) >= 100, what="sending to start")
+    return str(run_id)
+
+
 def test_sigterm_mid_send_loses_and_repeats_nothing(tmp_path: Path) -> None:
     fake = FakeProvider(delay=0.01)
     with fake:
         root, expected = workspace(tmp_path, fake)
         server = ServerProcess(root, env={"TWILIO_TOKEN": "tw-secret"}).start()
         try:
-            assert server.call("POST", "/api/campaigns", {"document": DOCUMENT}).status == 201
-            assert server.call("POST", "/api/campaigns/flash/publish").status == 200
-            (run_id,) = [r["id"] for r in server.call("GET", "/api/runs").body["runs"]]
-            server.wait_for(lambda: len(fake.delivered) >= 100, what="sending to start")
+            run_id = publish_and_start_sending(server, fake)
             assert server.stop() == 0  # SIGTERM, mid-send
             before = len(fake.delivered)
             assert 100 <= before < len(expected), "the shutdown did not stop the sending"
@@ -81,10 +87,7 @@ def test_pause_mid_send_then_resume_sends_the_rest_once(tmp_path: Path) -> None:
         root, expected = workspace(tmp_path, fake)
         server = ServerProcess(root, env={"TWILIO_TOKEN": "tw-secret"}).start()
         try:
-            assert server.call("POST", "/api/campaigns", {"document": DOCUMENT}).status == 201
-            assert server.call("POST", "/api/campaigns/flash/publish").status == 200
-            (run_id,) = [r["id"] for r in server.call("GET", "/api/runs").body["runs"]]
-            server.wait_for(lambda: len(fake.delivered) >= 100, what="sending to start")
+            run_id = publish_and_start_sending(server, fake)
             assert server.call("POST", f"/api/runs/{run_id}/pause").status == 200
             paused = server.wait_for(
                 lambda: (s := server.run_status(run_id))["status"] == "paused" and s,
