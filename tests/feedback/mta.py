@@ -169,3 +169,11 @@ def sent_email(state_dir: Path, run: str, key: int, activity: str = "mail") -> b
     data = mailbox.Maildir(entry.mail_dir, factory=None, create=False).get_bytes(entry.key)
     lines = data.split(b"\r\n")
     return b"\r\n".join(line for line in lines if not line.startswith(META_PREFIX.encode()))
+
+
+#: the live email campaign the ingestion tests bounce (the hand-countable workspace)
+MAIL = """
+- {id: all, type: build_audience}
+- {id: mail, type: email, inputs: [all], from: "Shop <news@shop.example>",
+   subject: "Hi {{ first_name }}", html: "<p>Hello {{ first_name }}</p>"}
+"""

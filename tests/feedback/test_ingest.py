@@ -19,7 +19,7 @@ import pytest
 
 from engine.kit import BY_ID, Harness
 from feedback import mta
-from feedback.mta import Rcpt, arf, dsn, original
+from feedback.mta import MAIL, Rcpt, arf, dsn, original
 from overture.channels.identity import message_id
 from overture.data import events, messages, suppressions
 from overture.feedback import FeedbackError
@@ -31,11 +31,6 @@ from overture.feedback.ingest import (
     parse_report,
 )
 
-MAIL = """
-- {id: all, type: build_audience}
-- {id: mail, type: email, inputs: [all], from: "Shop <news@shop.example>",
-   subject: "Hi {{ first_name }}", html: "<p>Hello {{ first_name }}</p>"}
-"""
 EMAILABLE = {1, 2, 5, 8, 11, 12}
 NOW = datetime(2027, 3, 2, 12, 0)
 STRANGER = "3f1e0c2a-9b8d-3e7f-a6c5-d4b3a2918070"  # a version-3 UUID no run produced

@@ -28,7 +28,7 @@ import pytest
 from typer.testing import CliRunner
 
 from engine.kit import BY_ID, OVERTURE, Harness
-from feedback.mta import Rcpt, arf, dsn, original, sent_email
+from feedback.mta import MAIL, Rcpt, arf, dsn, original, sent_email
 from overture.channels.identity import message_id
 from overture.cli.main import app
 from overture.data import events, suppressions
@@ -46,11 +46,6 @@ from overture.feedback.smtp import (
 )
 from support.server import ServerProcess, free_port
 
-MAIL = """
-- {id: all, type: build_audience}
-- {id: mail, type: email, inputs: [all], from: "Shop <news@shop.example>",
-   subject: "Hi {{ first_name }}", html: "<p>Hello {{ first_name }}</p>"}
-"""
 NOW = datetime(2027, 3, 2, 12, 0)
 STRANGER = "3f1e0c2a-9b8d-3e7f-a6c5-d4b3a2918070"
 HARD_DETAIL = ("5.1.1 failed: 550 5.1.1 <ana@example.com>: Recipient address rejected: "
