@@ -10,9 +10,29 @@ DEMO_PORT ?= 8000
 WEB_STAMP := web/node_modules/.installed
 WEB_BUILD := src/overture/server/static/index.html
 
-.PHONY: install demo test bench lint constraints clean web
+.PHONY: install demo test bench lint constraints clean web browser
 
-install: $(STAMP) $(WEB_BUILD)
+install: $(STAMP) $(WEB_BUILD) browser
+
+# The browser tests (tests/web) and bench/canvas.py drive Debian's chromium through
+# Playwright's Python package (never `playwright install`, which downloads its own).
+# Installed with apt-get when missing and we are root; otherwise one line says how,
+# and those tests are listed as NOT RUN at the end of `make test`.
+CHROMIUM := /usr/bin/chromium
+CHROMIUM_APT := apt-get install -y --no-install-recommends chromium chromium-driver
+
+browser:
+	@if [ -x $(CHROMIUM) ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing chromium for the browser tests: $(CHROMIUM_APT)"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  $(CHROMIUM_APT) >/dev/null || { apt-get update -q >/dev/null && $(CHROMIUM_APT) >/dev/null; } \
+	  || echo "NOTE: installing chromium failed: the browser tests (tests/web) and bench/canvas.py" \
+	          "will not run; install it with: $(CHROMIUM_APT)"; \
+	else \
+	  echo "NOTE: $(CHROMIUM) is missing: the browser tests (tests/web) and bench/canvas.py will not run;" \
+	       "install it with: sudo $(CHROMIUM_APT)"; \
+	fi
 
 # The web app: npm ci from the lock, then built into the package's static files,
 # which `overture serve` serves at /.
@@ -42,6 +62,7 @@ bench: install
 	$(BIN)/python bench/targeting.py $(BENCH_ARGS)
 	$(BIN)/python bench/delivery.py $(DELIVERY_ARGS)
 	$(BIN)/python bench/tracking.py $(TRACKING_ARGS)
+	$(BIN)/python bench/canvas.py $(CANVAS_ARGS)
 
 lint: install
 	$(BIN)/ruff check src tests bench examples
