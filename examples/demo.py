@@ -209,8 +209,13 @@ data stays loaded. docs/examples.md describes the data and every campaign.""")
 
     def serve(self, port: int) -> None:
         self.title(f"The server: http://127.0.0.1:{port} (Ctrl-C stops it)")
-        print("Log in as admin with the password `overture init` printed above; lost it? "
-              "`overture users password admin` sets a new one.\n"
+        # A demo workspace's admin gets a fresh password at each start, printed here, so
+        # the web app can be opened without hunting for the one `overture init` printed.
+        result = self.run("users", "password", "admin", check=False, capture=True)
+        sys.stdout.write(result.stdout)
+        if result.returncode != 0:
+            sys.stderr.write(result.stderr)
+        print(f"Open http://127.0.0.1:{port}/ and log in as admin with the password above.\n"
               f"API docs: http://127.0.0.1:{port}/api/docs · a token for scripts: "
               "`overture users token admin`", flush=True)
         os.chdir(self.dir)

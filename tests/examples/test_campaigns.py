@@ -137,9 +137,21 @@ def test_the_demo_runs_every_campaign_and_is_idempotent(tmp_path: Path) -> None:
     server = subprocess.Popen([*command, "--setup-only", "--serve", "--port", str(port)],
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
+        # the demo prints a fresh admin password before serving: the web app's login
+        lines: list[str] = []
+        assert server.stdout is not None
+        while not (lines and lines[-1].startswith("Open http://")):
+            line = server.stdout.readline()
+            assert line, "".join(lines)
+            lines.append(line)
+        password = lines[lines.index("password for admin:\n") + 1].strip()
         client = ServerProcess(tmp_path / "demo", port=port)
         client.process = server  # type: ignore[assignment]
         client._wait_ready()
+        login = client.call("POST", "/api/auth/login",
+                            {"username": "admin", "password": password})
+        assert login.status == 200, login.body
+        assert login.body["user"]["role"] == "admin"
         names = [c["name"] for c in client.call("GET", "/api/campaigns").body["campaigns"]]
         assert sorted(names) == sorted(CAMPAIGN_NAMES)
         assert all(c["status"] == "draft"
