@@ -1,0 +1,19 @@
+import { describe, expect, it } from "vitest";
+import { describeProblem, groupProblems } from "./problems";
+
+describe("problems", () => {
+  it("groups by activity, keeping the campaign's apart", () => {
+    const problems = [
+      { activity: "a", path: "a.rule", message: "bad" },
+      { activity: null, path: "schedule", message: "late" },
+      { activity: "a", path: "a", message: "lonely" },
+      { activity: "b", path: "b.subject", message: "missing" },
+    ];
+    const { byActivity, general } = groupProblems(problems);
+    expect(byActivity.get("a")!.map((p) => p.message)).toEqual(["bad", "lonely"]);
+    expect(byActivity.get("b")).toHaveLength(1);
+    expect(general).toEqual([problems[1]]);
+    expect(describeProblem(problems[0])).toBe("a.rule: bad");
+    expect(describeProblem(problems[2])).toBe("lonely");
+  });
+});
