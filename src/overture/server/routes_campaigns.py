@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from overture.server import views
 from overture.server.auth import Approver, Manager, Viewer, actor
 from overture.server.errors import ApiError
+from overture.server.routes_editor import schedule_starts
 from overture.service.lifecycle import TRANSITIONS, Lifecycle, LifecycleError
 
 router = APIRouter(prefix="/api/campaigns", tags=["campaigns"])
@@ -170,8 +171,6 @@ def signal(request: Request, name: str, body: SignalIn, user: Approver) -> dict[
 def schedule_preview(request: Request, name: str, user: Viewer,
                      after: datetime | None = None,
                      count: int = Query(10, ge=1, le=100)) -> dict[str, Any]:
-    from overture.schedules import ScheduleError, parse_schedule
-
     life = _life(request)
     record = life.get(name)
     document = life.campaigns.version(name, record.latest_version).document \
@@ -179,15 +178,5 @@ def schedule_preview(request: Request, name: str, user: Viewer,
     raw = document.get("schedule")
     if not raw:
         return {"kind": None, "starts": []}
-    try:
-        schedule = parse_schedule(raw)
-    except ScheduleError as exc:
-        raise LifecycleError("invalid", str(exc)) from None
     zone = str(document.get("timezone") or "UTC")
-    moment = after or life.clock.now()
-    if moment.tzinfo is None:
-        from zoneinfo import ZoneInfo
-
-        moment = moment.replace(tzinfo=ZoneInfo(zone))
-    return {"kind": schedule.kind, "timezone": zone,
-            "starts": [s.isoformat() for s in schedule.starts(zone, moment, count)]}
+    return schedule_starts(raw, zone, after, count, life.clock.now())
