@@ -20,6 +20,9 @@ PG_ENV = "OVERTURE_TEST_POSTGRES_URL"
 REQUIRE_ENV = "OVERTURE_REQUIRE_POSTGRES"
 PG_EXAMPLE = "postgresql://postgres@127.0.0.1:5432/test"
 NOT_RUN = pytest.StashKey[int]()
+#: the browser tests' plugin (NOT RUN banner, OVERTURE_REQUIRE_BROWSER), registered here so
+#: that the xdist controller, which never reads tests/web/conftest.py, loads it too
+pytest_plugins = ["web.plugin"]
 
 
 def _libpq_url(url: str) -> str:
