@@ -4,13 +4,16 @@
 // campaign redraws only what an edit touched). Unit-tested.
 import type { Edge, Node } from "@xyflow/react";
 import { type Activity, type Canvas, type CampaignDocument } from "../canvas/convert";
-import { takesInputs, typeName } from "../canvas/palette";
+import { activityKind, takesInputs, typeName } from "../canvas/palette";
 
 export interface ActivityNodeData extends Record<string, unknown> {
   activity: Activity;
   /** output ports, in order: a source handle each */
   ports: string[];
   typeName: string;
+  /** the palette group (`Targeting`…), for the node's colour */
+  group: string;
+  /** whether it has an input handle: its type takes inputs, or it has some anyway */
   takesInputs: boolean;
   /** the number of problems the last save reported for it */
   problems: number;
@@ -51,7 +54,14 @@ export function deriveNodes(
     const data: ActivityNodeData =
       prev && prev.data.activity === activity && prev.data.problems === problems && sameList(prev.data.ports, ports)
         ? prev.data
-        : { activity, ports, typeName: typeName(activity.type), takesInputs: takesInputs(activity.type), problems };
+        : {
+            activity,
+            ports,
+            typeName: typeName(activity.type),
+            group: activityKind(activity.type)?.group ?? "Other",
+            takesInputs: takesInputs(activity.type) || (activity.inputs?.length ?? 0) > 0,
+            problems,
+          };
     // while xyflow drags a node, its position is xyflow's until the drag ends
     const position = prev?.dragging ? prev.position : cn.position;
     const isSelected = selected.has(cn.id);

@@ -59,6 +59,14 @@ describe("editor state", () => {
     expect(editorReducer(s, { type: "select", nodes: ["a"] })).toBe(s);
   });
 
+  it("applies xyflow's selection changes", () => {
+    let s = initialState(doc);
+    s = editorReducer(s, { type: "selectChanges", nodes: [{ id: "a", selected: true }, { id: "b", selected: true }] });
+    s = editorReducer(s, { type: "selectChanges", nodes: [{ id: "a", selected: false }], edges: [{ id: "a.out->b", selected: true }] });
+    expect(s.selection).toEqual({ nodes: ["b"], edges: ["a.out->b"] });
+    expect(editorReducer(s, { type: "selectChanges", nodes: [{ id: "b", selected: true }] })).toBe(s);
+  });
+
   it("loads a document afresh", () => {
     let s = editorReducer(initialState(doc), { type: "edit", edit: (d) => ({ ...d, label: "x" }) });
     const other = { name: "c", activities: [] };

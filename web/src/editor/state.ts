@@ -10,6 +10,21 @@ export interface Selection {
   edges: string[];
 }
 
+export interface SelectChange {
+  id: string;
+  selected: boolean;
+}
+
+function applySelect(list: string[], changes: SelectChange[] | undefined): string[] {
+  if (!changes?.length) return list;
+  const set = new Set(list);
+  for (const c of changes) {
+    if (c.selected) set.add(c.id);
+    else set.delete(c.id);
+  }
+  return [...set];
+}
+
 export interface EditorState {
   history: History<CampaignDocument>;
   /** the document as the server has it (after the last load or save) */
@@ -28,6 +43,8 @@ export type EditorAction =
   | { type: "undo" }
   | { type: "redo" }
   | { type: "select"; nodes?: string[]; edges?: string[] }
+  /** selection changes as xyflow reports them (clicks, Shift-clicks, box selection) */
+  | { type: "selectChanges"; nodes?: SelectChange[]; edges?: SelectChange[] }
   | { type: "saved"; doc: CampaignDocument };
 
 const NOTHING: Selection = { nodes: [], edges: [] };
@@ -76,6 +93,12 @@ export function editorReducer(state: EditorState, action: EditorAction): EditorS
       // a new selection ends the typing in the previous one
       return { ...state, history: seal(state.history), selection: { nodes, edges } };
     }
+    case "selectChanges":
+      return editorReducer(state, {
+        type: "select",
+        nodes: applySelect(state.selection.nodes, action.nodes),
+        edges: applySelect(state.selection.edges, action.edges),
+      });
     case "saved":
       return { ...state, saved: action.doc, history: seal(state.history) };
   }

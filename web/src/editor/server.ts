@@ -1,0 +1,33 @@
+// The editor's calls to the API, on top of `request`: the draft with its ETag, a
+// frozen version, and saving with If-Match (a 412 answer means someone else saved).
+import { request, type CampaignDetail } from "../api";
+import type { CampaignDocument } from "../canvas/convert";
+
+const enc = encodeURIComponent;
+
+async function withEtag<T>(
+  method: string,
+  path: string,
+  body?: unknown,
+  headers?: Record<string, string>,
+): Promise<{ body: T; etag: string | null }> {
+  const response = await request<Response>(method, path, body, { raw: true, headers });
+  const etag = response.headers.get("ETag");
+  const payload = response.status === 204 ? undefined : await response.json();
+  return { body: payload as T, etag };
+}
+
+export const getCampaign = (name: string) => withEtag<CampaignDetail>("GET", `/api/campaigns/${enc(name)}`);
+
+export async function getVersion(name: string, number: number): Promise<CampaignDocument> {
+  const version = await request<{ document: CampaignDocument }>("GET", `/api/campaigns/${enc(name)}/versions/${number}`);
+  return version.document;
+}
+
+/** PUT the draft; `etag`, when the server gave one, guards against overwriting another save. */
+export const putDraft = (name: string, document: CampaignDocument, etag: string | null) =>
+  withEtag<CampaignDetail>("PUT", `/api/campaigns/${enc(name)}/draft`, { document }, etag ? { "If-Match": etag } : undefined);
+
+/** publish, pause, resume, stop… : the campaign afterwards, and its ETag if the server sent one. */
+export const campaignAction = (name: string, action: string) =>
+  withEtag<CampaignDetail>("POST", `/api/campaigns/${enc(name)}/${enc(action)}`, {});

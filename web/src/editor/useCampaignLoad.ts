@@ -1,0 +1,55 @@
+// Load the campaign: its draft (with the ETag that guards saving), or, when it has
+// none, its latest published version, to be shown read-only.
+import { useCallback, useEffect, useState } from "react";
+import { ApiError, type CampaignDetail } from "../api";
+import type { CampaignDocument } from "../canvas/convert";
+import { ensurePositions } from "../canvas/layout";
+import { getCampaign, getVersion } from "./server";
+
+export type LoadState =
+  | { status: "loading" }
+  | { status: "error"; message: string }
+  | {
+      status: "ready";
+      detail: CampaignDetail;
+      etag: string | null;
+      /** the document to edit, every activity with a position */
+      doc: CampaignDocument;
+      /** the version shown when there is no draft, else null */
+      versionView: number | null;
+      /** changes at each load, to start the editor afresh */
+      generation: number;
+    };
+
+export function useCampaignLoad(name: string): { state: LoadState; reload: () => void } {
+  const [state, setState] = useState<LoadState>({ status: "loading" });
+  const [generation, setGeneration] = useState(0);
+
+  useEffect(() => {
+    let live = true;
+    (async () => {
+      try {
+        const { body: detail, etag } = await getCampaign(name);
+        let source: CampaignDocument | null = detail.draft as CampaignDocument | null;
+        let versionView: number | null = null;
+        if (!source && detail.latest_version) {
+          source = await getVersion(name, detail.latest_version);
+          versionView = detail.latest_version;
+        }
+        const doc = ensurePositions(source ?? { name, activities: [] });
+        if (live) setState({ status: "ready", detail, etag, doc, versionView, generation });
+      } catch (e) {
+        if (live) setState({ status: "error", message: e instanceof ApiError ? e.message : String(e) });
+      }
+    })();
+    return () => {
+      live = false;
+    };
+  }, [name, generation]);
+
+  const reload = useCallback(() => {
+    setState({ status: "loading" });
+    setGeneration((g) => g + 1);
+  }, []);
+  return { state, reload };
+}
