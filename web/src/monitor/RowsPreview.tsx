@@ -60,7 +60,7 @@ export function RowsPreview({ run, transition, onClose }: { run: string; transit
           Rows on <code>{name}</code>
           {total !== null && <span className="muted"> ({formatCount(total)} in all)</span>}
         </h2>
-        <button type="button" onClick={onClose} aria-label={`Close the rows on ${name}`}>
+        <button type="button" onClick={onClose} aria-label="Close the preview">
           Close
         </button>
       </div>

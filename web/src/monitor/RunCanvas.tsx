@@ -1,7 +1,7 @@
 // The run's campaign drawn read-only: nodes coloured by status, a count on every
 // transition. The layout is computed once per document; live updates only replace
 // the nodes and edges whose status or count changed (memoized components).
-import { createContext, memo, useContext, useMemo, useRef } from "react";
+import { createContext, memo, useCallback, useContext, useMemo, useRef, useState } from "react";
 import {
   Background,
   BaseEdge,
@@ -16,6 +16,7 @@ import {
   type Edge,
   type EdgeProps,
   type Node,
+  type NodeChange,
   type NodeProps,
 } from "@xyflow/react";
 import type { ActivityState } from "../api";
@@ -119,7 +120,7 @@ const CountEdge = memo(function CountEdge(props: EdgeProps<CountEdgeType>) {
             type="button"
             data-testid={countTestId({ id, source, sourceHandle: port, target })}
             data-count={count === undefined ? undefined : String(count)}
-            aria-label={count === undefined ? `${name}: count not known yet` : `${text} rows on ${name}: show them`}
+            aria-label={count === undefined ? `${name}: count not known yet` : `Show the ${text} rows that went through ${name}`}
             disabled={count === undefined}
             onClick={() => open({ source, port, target })}
           >
@@ -149,7 +150,26 @@ export const RunCanvas = memo(function RunCanvas({ document, activities, onOpenR
   // content is unchanged, although every event brings a new one).
   const canvas = useMemo(() => documentToCanvas(document ?? {}), [document]);
 
-  const nodeCache = useRef(new Map<string, { key: string; base: unknown; node: RunNodeType }>());
+  // Nodes are not dragged, so the only changes xyflow reports are their measured
+  // sizes, which the minimap needs (a controlled node has no size of its own).
+  const [sizes, setSizes] = useState<Record<string, { width: number; height: number }>>({});
+  const onNodesChange = useCallback((changes: NodeChange<RunNodeType>[]) => {
+    const measured = changes.filter((c) => c.type === "dimensions" && c.dimensions);
+    if (measured.length === 0) return;
+    setSizes((current) => {
+      let next = current;
+      for (const change of measured) {
+        if (change.type !== "dimensions" || !change.dimensions) continue;
+        const { width, height } = change.dimensions;
+        const old = next[change.id];
+        if (old && old.width === width && old.height === height) continue;
+        next = { ...next, [change.id]: { width, height } };
+      }
+      return next;
+    });
+  }, []);
+
+  const nodeCache = useRef(new Map<string, { key: string; base: unknown; size: unknown; node: RunNodeType }>());
   const edgeCache = useRef(new Map<string, { count: number | undefined; base: unknown; edge: CountEdgeType }>());
 
   const nodes = useMemo(() => {
@@ -157,8 +177,9 @@ export const RunCanvas = memo(function RunCanvas({ document, activities, onOpenR
     return canvas.nodes.map((base) => {
       const state = activities[base.id];
       const key = nodeStateKey(state);
+      const size = sizes[base.id];
       const hit = cache.get(base.id);
-      if (hit && hit.key === key && hit.base === base) return hit.node;
+      if (hit && hit.key === key && hit.base === base && hit.size === size) return hit.node;
       const node: RunNodeType = {
         id: base.id,
         type: "runActivity",
@@ -167,11 +188,12 @@ export const RunCanvas = memo(function RunCanvas({ document, activities, onOpenR
         draggable: false,
         connectable: false,
         selectable: false,
+        ...(size ? { measured: size } : {}),
       };
-      cache.set(base.id, { key, base, node });
+      cache.set(base.id, { key, base, size, node });
       return node;
     });
-  }, [canvas, activities]);
+  }, [canvas, activities, sizes]);
 
   const edges = useMemo(() => {
     const cache = edgeCache.current;
@@ -204,6 +226,7 @@ export const RunCanvas = memo(function RunCanvas({ document, activities, onOpenR
           edges={edges}
           nodeTypes={nodeTypes}
           edgeTypes={edgeTypes}
+          onNodesChange={onNodesChange}
           fitView
           minZoom={0.1}
           nodesDraggable={false}

@@ -62,7 +62,9 @@ export const RunHeader = memo(function RunHeader({ run, user, busy, onAction }: 
         <dt>Finished</dt>
         <dd>{formatDateTime(run.finished_at as string | undefined)}</dd>
       </dl>
-      {typeof run.error === "string" && run.error && <p className="error run-error">{run.error}</p>}
+      {typeof run.error === "string" && run.error && (
+        <p className={run.status === "failed" ? "error run-error" : "muted run-error"}>{run.error}</p>
+      )}
       {(actions.pause || actions.resume || actions.stop) && (
         <div className="toolbar" role="group" aria-label="Run actions">
           {actions.pause && (

@@ -297,7 +297,7 @@ function ReportBody({
             <Empty>Nothing sent yet{windowed ? " in the last 24 hours" : ""}.</Empty>
           ) : (
             <BarChart
-              label={`Delivery funnel: ${stages.map((s) => `${s.label.toLowerCase()} ${formatCount(s.count)}`).join(", ")}.`}
+              label={`Bar chart of messages per stage: ${stages.map((s) => `${s.label.toLowerCase()} ${formatCount(s.count)}`).join(", ")}.`}
               categories={stages.map((s) => s.label)}
               series={[{ key: "count", label: "Messages", values: stages.map((s) => s.count) }]}
               table={funnelTable(stages)}
@@ -328,7 +328,7 @@ function ReportBody({
             <Empty>Nothing happened yet{windowed ? " in the last 24 hours" : ""}.</Empty>
           ) : (
             <LineChart
-              label={`Timeline, ${effectiveUnit} in UTC, ${timeline.times.length} buckets: ${formatCount(sum(timeline.sent))} sent, ${formatCount(sum(timeline.opens))} opens, ${formatCount(sum(timeline.clicks))} clicks.`}
+              label={`Line chart of sent, opens and clicks per ${effectiveUnit === "hourly" ? "hour" : "day"} (UTC), ${timeline.times.length} buckets: ${formatCount(sum(timeline.sent))} sent, ${formatCount(sum(timeline.opens))} opens, ${formatCount(sum(timeline.clicks))} clicks.`}
               times={timeline.times}
               unit={effectiveUnit}
               series={[
@@ -347,7 +347,7 @@ function ReportBody({
             <Empty>No tracked links yet.</Empty>
           ) : (
             <BarChart
-              label={`Clicks per link: ${links.map((l, i) => `${linkLabels(links)[i]} ${formatCount(l.clicks)}`).join(", ")}.`}
+              label={`Bar chart of clicks per link: ${links.map((l, i) => `${linkLabels(links)[i]} ${formatCount(l.clicks)}`).join(", ")}.`}
               categories={linkLabels(links)}
               series={[{ key: "clicks", label: "Clicks", values: links.map((l) => l.clicks) }]}
               table={linkTable(links)}
@@ -362,7 +362,7 @@ function ReportBody({
             <Empty>No email sent yet.</Empty>
           ) : (
             <BarChart
-              label={`Email domains: ${domains
+              label={`Bar chart of messages per email domain: ${domains
                 .slice(0, 10)
                 .map((d) => `${domainLabel(d)} ${formatCount(d.sent)} sent, ${formatCount(d.bounced)} bounced`)
                 .join("; ")}${domains.length > 10 ? "; and more" : ""}.`}
@@ -385,7 +385,7 @@ function ReportBody({
             <Empty>Nobody was excluded{windowed ? " in the last 24 hours" : ""}.</Empty>
           ) : (
             <BarChart
-              label={`Exclusions by reason: ${exclusions.map((r) => `${r.label.toLowerCase()} ${formatCount(r.count)}`).join(", ")}.`}
+              label={`Bar chart of profiles excluded at send time, by reason: ${exclusions.map((r) => `${r.label.toLowerCase()} ${formatCount(r.count)}`).join(", ")}.`}
               categories={exclusions.map((r) => r.label)}
               series={[{ key: "count", label: "Profiles", values: exclusions.map((r) => r.count), color: PALETTE[3] }]}
               table={exclusionTable(exclusions)}
@@ -402,7 +402,7 @@ function ReportBody({
           ) : (
             <>
               <BarChart
-                label={`A/B variants: ${variants
+                label={`Bar chart of messages per variant: ${variants
                   .map((v) => `${v.variant} ${formatCount(v.sent)} sent, ${formatCount(v.opens)} opened, ${formatCount(v.clicks)} clicked`)
                   .join("; ")}.`}
                 categories={variants.map((v) => (activity || new Set(variants.map((x) => x.activity)).size === 1 ? v.variant : `${v.activity}: ${v.variant}`))}
