@@ -66,8 +66,9 @@ export function setIn<T>(root: T, path: Path, next: unknown): T {
   return { ...obj, [head]: child } as T;
 }
 
-/** Rename a key of an object in place (same position); the value may change too. */
-export function renameKey(obj: Obj, from: string, to: string, value: unknown = obj[from]): Obj {
+/** Rename a key of an object in place (same position); the value may change too (not to `undefined`). */
+export function renameKey(obj: Obj, from: string, to: string, ...changed: [unknown?]): Obj {
+  const value = changed.length ? changed[0] : obj[from];
   const out: Obj = {};
   let placed = false;
   for (const [k, v] of Object.entries(obj)) {

@@ -1,0 +1,261 @@
+// The content of a channel activity (email, sms, push) and its live preview.
+//
+// Content fields follow the activity's schema: text fields are inline Jinja templates
+// or `{file: PATH}` chosen among GET /api/content/files. The preview renders the
+// message for one profile (searched with GET /api/data/profiles) through
+// POST /api/campaigns/{name}/preview with the whole current document.
+
+import { useEffect, useRef, useState } from "react";
+import type { Activity, CampaignDocument } from "../canvas/convert";
+import { errorMessage, formsApi, isAbort, useFiles, type RenderedMessage } from "./api";
+import { Field, Picker, useDebounced } from "./fields";
+import { formatScalar, setIn } from "./paths";
+import { PropertyField, type FormContext, type SpecialField } from "./SchemaForm";
+import { isObject, variants, type JsonSchema } from "./schema";
+
+/** The settings the content section shows, per channel, when the schema has them. */
+export const CONTENT_KEYS: Record<string, string[]> = {
+  email: ["from", "reply_to", "subject", "html", "text"],
+  sms: ["body"],
+  push: ["title", "body", "data"],
+};
+
+export const CHANNELS = new Set(Object.keys(CONTENT_KEYS));
+
+/** Whether a schema is content text: inline text or a `{file: PATH}` mapping. */
+export function isContentText(schema: JsonSchema, root: JsonSchema): boolean {
+  const names = variants(schema, root).map((v) => v.name);
+  return names.length === 2 && names.includes("text") && names.includes("mapping");
+}
+
+const LONG = new Set(["html", "text", "body"]);
+
+/** Inline text or a file of the workspace: `Source of HTML` picks, then the text or the file. */
+export function ContentTextField({ field }: { field: SpecialField }) {
+  const { value, onChange, id, label, problems, name, required } = field;
+  const isFile = isObject(value);
+  const files = useFiles();
+  const sourceId = `${id}-source`;
+  const long = LONG.has(String(name));
+  const file = isFile ? formatScalar(value.file) : "";
+  return (
+    <div className="forms-content-field">
+      <div className="forms-field">
+        <label htmlFor={sourceId}>{label} source</label>
+        <select
+          id={sourceId}
+          value={isFile ? "file" : "inline"}
+          onChange={(e) => onChange(e.target.value === "file" ? { file: "" } : required ? "" : undefined)}
+        >
+          <option value="inline">inline</option>
+          <option value="file">file</option>
+        </select>
+      </div>
+      {isFile ? (
+        <Field
+          id={id}
+          label={`${label} file`}
+          problems={problems}
+          help={files.error ? `Files unavailable: ${files.error}` : "A file of the workspace, inlined when the campaign is published."}
+        >
+          {(a11y) =>
+            files.data ? (
+              <Picker
+                a11y={a11y}
+                value={file || undefined}
+                options={files.data.files.map((f) => ({ value: f }))}
+                onChange={(v) => onChange(setIn(value, ["file"], v ?? ""))}
+                emptyLabel="(choose a file)"
+              />
+            ) : (
+              <input {...a11y} type="text" value={file} placeholder="templates/vip.html" onChange={(e) => onChange(setIn(value, ["file"], e.target.value))} />
+            )
+          }
+        </Field>
+      ) : (
+        <Field id={id} label={label} problems={problems} help="A Jinja template: {{ first_name }}, {{ vars.NAME }}.">
+          {(a11y) =>
+            long ? (
+              <textarea
+                {...a11y}
+                rows={6}
+                className="forms-code"
+                value={formatScalar(value)}
+                onChange={(e) => onChange(e.target.value === "" && !required ? undefined : e.target.value)}
+              />
+            ) : (
+              <input
+                {...a11y}
+                type="text"
+                value={formatScalar(value)}
+                onChange={(e) => onChange(e.target.value === "" && !required ? undefined : e.target.value)}
+              />
+            )
+          }
+        </Field>
+      )}
+    </div>
+  );
+}
+
+export function ContentEditor({
+  ctx,
+  schema,
+  activity,
+  onChange,
+  campaign,
+  document,
+}: {
+  ctx: FormContext;
+  schema: JsonSchema;
+  activity: Activity;
+  onChange: (next: Activity) => void;
+  campaign: string;
+  document: CampaignDocument;
+}) {
+  const keys = (CONTENT_KEYS[activity.type] ?? []).filter((k) => schema.properties?.[k]);
+  return (
+    <section className="forms-section" aria-label="Content">
+      <h3>Content</h3>
+      {keys.map((key) => (
+        <PropertyField
+          key={key}
+          ctx={ctx}
+          name={key}
+          schema={schema.properties![key]}
+          required={!!schema.required?.includes(key)}
+          value={activity[key]}
+          onChange={(v) => onChange(setIn(activity, [key], v))}
+          path={[key]}
+        />
+      ))}
+      <MessagePreview campaign={campaign} document={document} activity={activity} />
+    </section>
+  );
+}
+
+interface ProfileChoice {
+  key: string;
+  label: string;
+}
+
+function profileLabel(row: Record<string, unknown>, key: string): string {
+  const parts = [formatScalar(row[key])];
+  for (const k of ["first_name", "last_name", "name", "email", "phone"]) {
+    if (k !== key && row[k] !== undefined && row[k] !== null && row[k] !== "") parts.push(formatScalar(row[k]));
+  }
+  return parts.join(" · ");
+}
+
+/** Search profiles, pick one, render the message for them. */
+function MessagePreview({ campaign, document, activity }: { campaign: string; document: CampaignDocument; activity: Activity }) {
+  const [query, setQuery] = useState("");
+  const [profiles, setProfiles] = useState<{ list: ProfileChoice[]; error: string | null }>({ list: [], error: null });
+  const [profile, setProfile] = useState<string | null>(null);
+  const [auto, setAuto] = useState(true);
+  const [wanted, setWanted] = useState(false);
+  const [result, setResult] = useState<{ message: RenderedMessage | null; error: string | null; busy: boolean }>({
+    message: null,
+    error: null,
+    busy: false,
+  });
+  const settledQuery = useDebounced(query, 300);
+  useEffect(() => {
+    const abort = new AbortController();
+    formsApi.profiles(settledQuery, 20, abort.signal).then(
+      (r) => {
+        const rows = Array.isArray(r.rows) ? r.rows : [];
+        const key = typeof r.key === "string" ? r.key : rows[0] ? Object.keys(rows[0])[0] : "id";
+        setProfiles({ list: rows.map((row) => ({ key: formatScalar(row[key]), label: profileLabel(row, key) })), error: null });
+      },
+      (e) => !isAbort(e) && setProfiles({ list: [], error: errorMessage(e) }),
+    );
+    return () => abort.abort();
+  }, [settledQuery]);
+
+  const docKey = useDebounced(JSON.stringify(document), 600);
+  const docRef = useRef(document);
+  docRef.current = document;
+  const [tick, setTick] = useState(0);
+  useEffect(() => {
+    if (!wanted) return;
+    const abort = new AbortController();
+    setResult((r) => ({ ...r, busy: true }));
+    formsApi.preview(campaign, docRef.current, activity.id, profile, abort.signal).then(
+      (r) => setResult({ message: isObject(r.message) ? (r.message as RenderedMessage) : r, error: null, busy: false }),
+      (e) => !isAbort(e) && setResult({ message: null, error: errorMessage(e), busy: false }),
+    );
+    return () => abort.abort();
+    // the document is read through docRef: auto-refresh follows its settled text
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [wanted, tick, profile, campaign, activity.id, auto ? docKey : null]);
+
+  const idBase = `preview-${activity.id}`;
+  const message = result.message;
+  const text = (k: string) => (message && message[k] !== undefined && message[k] !== null ? formatScalar(message[k]) : null);
+  const html = text("html");
+  return (
+    <section className="forms-preview" aria-label="Preview">
+      <h4>Preview</h4>
+      <div className="forms-row">
+        <Field id={`${idBase}-search`} label="Search profiles" help={profiles.error ? `Profiles unavailable: ${profiles.error}` : undefined}>
+          {(a11y) => <input {...a11y} type="search" value={query} placeholder="name, email or id" onChange={(e) => setQuery(e.target.value)} />}
+        </Field>
+        <Field id={`${idBase}-profile`} label="Profile">
+          {(a11y) => (
+            <Picker
+              a11y={a11y}
+              value={profile ?? undefined}
+              options={profiles.list.map((p) => ({ value: p.key, label: p.label }))}
+              onChange={(v) => setProfile(v ?? null)}
+              emptyLabel="(the server's choice)"
+            />
+          )}
+        </Field>
+      </div>
+      <div className="rule-actions">
+        <button
+          type="button"
+          className="primary"
+          onClick={() => {
+            setWanted(true);
+            setTick((t) => t + 1);
+          }}
+        >
+          Preview
+        </button>
+        <label className="inline">
+          <input type="checkbox" checked={auto} onChange={(e) => setAuto(e.target.checked)} /> Refresh as I edit
+        </label>
+        {result.busy ? <span className="muted">Rendering…</span> : null}
+      </div>
+      {result.error ? (
+        <p className="error" role="alert">
+          {result.error}
+        </p>
+      ) : null}
+      {message && !result.error ? (
+        <div className="forms-message">
+          {text("from") ? (
+            <p>
+              <strong>From:</strong> {text("from")}
+            </p>
+          ) : null}
+          {text("subject") !== null ? (
+            <p data-testid="preview-subject">
+              <strong>Subject:</strong> {text("subject")}
+            </p>
+          ) : null}
+          {text("title") !== null ? (
+            <p>
+              <strong>Title:</strong> {text("title")}
+            </p>
+          ) : null}
+          {html !== null ? <iframe title="Message preview" sandbox="" srcDoc={html} className="forms-iframe" /> : null}
+          {text("text") !== null ? <pre className="forms-pre" aria-label="Text version">{text("text")}</pre> : null}
+          {text("body") !== null ? <pre className="forms-pre" aria-label="Message text">{text("body")}</pre> : null}
+        </div>
+      ) : null}
+    </section>
+  );
+}
