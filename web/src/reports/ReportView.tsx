@@ -1,7 +1,7 @@
 // The campaign's report (#/campaigns/NAME/report): the delivery funnel, the timeline,
 // links, email domains, exclusions and A/B variants as charts, each with its numbers
 // and an Export CSV button; filters by run, activity and period.
-import { useEffect, useMemo, useState, type ReactNode } from "react";
+import { useEffect, useId, useMemo, useState, type ReactNode } from "react";
 import { ApiError, campaigns, get } from "../api";
 import { formatCount, formatDateTime, formatPercent } from "../format";
 import { href } from "../router";
@@ -81,6 +81,7 @@ export function ReportView({ name }: { name: string }) {
   const [load, setLoad] = useState<Load>({ state: "loading" });
   const [runs, setRuns] = useState<RunOption[]>([]);
   const [knownActivities, setKnownActivities] = useState<string[]>([]);
+  const ids = useId();
 
   useEffect(() => {
     document.title = `Report of ${name} · Overture`;
@@ -130,9 +131,8 @@ export function ReportView({ name }: { name: string }) {
         Report of <a href={href({ page: "editor", name })}>{name}</a>
       </h1>
       <form className="toolbar report-filters" aria-label="Filters" onSubmit={(e) => e.preventDefault()}>
-        <label>
-          Run{" "}
-          <select value={filters.run} onChange={(e) => set("run", e.target.value)}>
+        <label htmlFor={`${ids}-run`}>Run</label>
+        <select id={`${ids}-run`} value={filters.run} onChange={(e) => set("run", e.target.value)}>
             <option value="">All live runs</option>
             {runs.map((r) => (
               <option key={r.id} value={r.id}>
@@ -140,29 +140,24 @@ export function ReportView({ name }: { name: string }) {
               </option>
             ))}
             {filters.run && !runs.some((r) => r.id === filters.run) && <option value={filters.run}>{filters.run}</option>}
-          </select>
-        </label>
-        <label>
-          Activity{" "}
-          <select value={filters.activity} onChange={(e) => set("activity", e.target.value)}>
+        </select>
+        <label htmlFor={`${ids}-activity`}>Activity</label>
+        <select id={`${ids}-activity`} value={filters.activity} onChange={(e) => set("activity", e.target.value)}>
             <option value="">All channel activities</option>
             {activityOptions.map((id) => (
               <option key={id} value={id}>
                 {id}
               </option>
             ))}
-          </select>
-        </label>
-        <label>
-          Period{" "}
-          <select value={filters.period} onChange={(e) => set("period", e.target.value as Period)}>
+        </select>
+        <label htmlFor={`${ids}-period`}>Period</label>
+        <select id={`${ids}-period`} value={filters.period} onChange={(e) => set("period", e.target.value as Period)}>
             {PERIODS.map((p) => (
               <option key={p.value} value={p.value}>
                 {p.label}
               </option>
             ))}
-          </select>
-        </label>
+        </select>
         <label className="inline">
           <input type="checkbox" checked={filters.includeMachine} onChange={(e) => set("includeMachine", e.target.checked)} /> Count
           machine opens and clicks
@@ -228,6 +223,7 @@ function ReportBody({
   unit: TimeUnit | null;
   onUnit: (unit: TimeUnit) => void;
 }) {
+  const ids = useId();
   const activity = filters.activity || null;
   const block = scopeBlock(report, activity);
   const figures = useMemo(() => periodFigures(block, filters.period), [block, filters.period]);
@@ -317,13 +313,13 @@ function ReportBody({
           csv={timelineEmpty(timeline) ? null : timelineTable(timeline)}
           fileName={file(`timeline-${effectiveUnit}`)}
         >
-          <label className="inline">
-            Buckets{" "}
-            <select value={effectiveUnit} onChange={(e) => onUnit(e.target.value as TimeUnit)}>
+          <div className="inline">
+            <label htmlFor={`${ids}-unit`}>Buckets</label>
+            <select id={`${ids}-unit`} value={effectiveUnit} onChange={(e) => onUnit(e.target.value as TimeUnit)}>
               <option value="hourly">Hourly</option>
               <option value="daily">Daily</option>
             </select>
-          </label>
+          </div>
           {timelineEmpty(timeline) ? (
             <Empty>Nothing happened yet{windowed ? " in the last 24 hours" : ""}.</Empty>
           ) : (

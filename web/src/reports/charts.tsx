@@ -138,7 +138,7 @@ export const BarChart = memo(function BarChart({
           const y0 = top + i * rowHeight + rowGap / 2;
           return (
             <g key={`${category}-${i}`} className={`chart-row ${categoryClass?.(i) ?? ""}`} {...groupAttrs?.(i)}>
-              <title>{category}</title>
+              {category.length > labelChars && <title>{category}</title>}
               <text x={labelWidth - 8} y={y0 + (series.length * barHeight) / 2} textAnchor="end" dominantBaseline="middle" className="chart-label">
                 {truncate(category, labelChars)}
               </text>
@@ -149,9 +149,11 @@ export const BarChart = memo(function BarChart({
                 return (
                   <g key={s.key}>
                     <rect x={labelWidth} y={y + 1} width={Math.max(w, value > 0 ? 1 : 0)} height={barHeight - 2} fill={colorOf(s, j)} rx={2} />
-                    <text x={labelWidth + w + 6} y={y + barHeight / 2} dominantBaseline="middle" className="chart-value">
-                      {valueText(value, i, j)}
-                    </text>
+                    {(series.length === 1 || value > 0) && (
+                      <text x={labelWidth + w + 6} y={y + barHeight / 2} dominantBaseline="middle" className="chart-value">
+                        {valueText(value, i, j)}
+                      </text>
+                    )}
                   </g>
                 );
               })}
