@@ -300,3 +300,135 @@ def test_json_errors(api: Api) -> None:
     answer = api.server.call("POST", "/api/campaigns", None, token=api.tokens[MANAGER],
                              headers={"Content-Type": "application/json"})
     error(answer, 422, "invalid_request")
+
+
+# ---- the list: label, draft problems, last execution ----
+
+def listed(api: Api) -> dict[str, dict[str, Any]]:
+    return {c["name"]: c for c in api.ok("GET", "/api/campaigns", role=Role.VIEWER)["campaigns"]}
+
+
+def test_the_list_carries_label_problem_count_and_last_run(api: Api) -> None:
+    create(api, small_document("listed-good"))
+    create(api, invalid_document("listed-broken"))
+    unlabelled = small_document("listed-plain")
+    del unlabelled["label"]
+    create(api, unlabelled)
+
+    campaigns = listed(api)
+    good, broken, plain = (campaigns[n] for n in ("listed-good", "listed-broken",
+                                                   "listed-plain"))
+    assert good["label"] == "Campaign listed-good" and plain["label"] is None
+    assert good["problem_count"] == 0
+    detail = api.ok("GET", "/api/campaigns/listed-broken")
+    assert broken["problem_count"] == len(detail["problems"]) >= 2
+    assert good["last_run"] is None and broken["last_run"] is None
+    # the fields the list had before are all there
+    for field in ("name", "status", "draft", "latest_version", "last_slot", "next_start",
+                  "consecutive_errors", "created_at", "created_by", "updated_at",
+                  "updated_by"):
+        assert field in good, field
+    assert good["draft"] == small_document("listed-good")
+
+    # a finished test run is the last execution; then a newer live run replaces it
+    test_run = api.ok("POST", "/api/campaigns/listed-good/test-runs", {}, status=202,
+                      role=MANAGER)["run"]
+    api.wait_run(test_run)
+    stored = api.ok("GET", f"/api/runs/{test_run}")
+    last = listed(api)["listed-good"]["last_run"]
+    assert last == {"id": test_run, "status": "done", "mode": "test", "trigger": "manual",
+                    "started_at": last["started_at"], "finished_at": stored["finished_at"]}
+    assert last["started_at"] and last["finished_at"]
+    api.ok("POST", "/api/campaigns/listed-good/publish", role=APPROVER)
+    live_run = api.ok("POST", "/api/campaigns/listed-good/signal", {}, status=202,
+                      role=APPROVER)["run"]
+    api.wait_run(live_run)
+    campaigns = listed(api)
+    assert campaigns["listed-good"]["last_run"]["id"] == live_run
+    assert campaigns["listed-good"]["last_run"]["mode"] == "live"
+    assert campaigns["listed-good"]["status"] == "live"
+    assert campaigns["listed-broken"]["last_run"] is None  # runs are per campaign
+
+    # fixing the draft clears its problems in the list
+    api.ok("PUT", "/api/campaigns/listed-broken/draft",
+           {"document": small_document("listed-broken")}, role=MANAGER)
+    assert listed(api)["listed-broken"]["problem_count"] == 0
+
+
+# ---- optimistic concurrency on drafts ----
+
+def etag_of(answer: Any) -> str:
+    tag = header(answer, "ETag")
+    assert tag and tag.startswith('"') and tag.endswith('"'), answer.headers
+    return tag
+
+
+def put_draft(api: Api, name: str, document: dict[str, Any], if_match: str | None,
+              role: Role = MANAGER) -> Any:
+    headers = {} if if_match is None else {"If-Match": if_match}
+    return api.server.call("PUT", f"/api/campaigns/{name}/draft", {"document": document},
+                           token=api.tokens[role], headers=headers)
+
+
+def test_a_stale_etag_cannot_overwrite_the_draft(api: Api) -> None:
+    created = api.call("POST", "/api/campaigns", {"document": small_document("shared")},
+                       role=MANAGER)
+    assert created.status == 201
+    # two editors open the campaign: same draft, same revision
+    first = api.call("GET", "/api/campaigns/shared", role=MANAGER)
+    second = api.call("GET", "/api/campaigns/shared", role=Role.ADMIN)
+    opened = etag_of(first)
+    assert etag_of(second) == opened == etag_of(created)
+
+    mine = small_document("shared", label="Saved by the first editor")
+    saved = put_draft(api, "shared", mine, opened)
+    assert saved.status == 200, saved.body
+    assert saved.body["draft"] == mine
+    newer = etag_of(saved)
+    assert newer != opened
+    assert etag_of(api.call("GET", "/api/campaigns/shared")) == newer
+
+    theirs = small_document("shared", label="Saved by the second editor")
+    refused = put_draft(api, "shared", theirs, opened, role=Role.ADMIN)
+    problem = error(refused, 412, "conflict_edit")
+    assert problem["message"].startswith("the draft changed since you opened it (saved by "
+                                         f"{username(MANAGER)} at ")
+    assert problem["message"].endswith("): reload it")
+    assert problem["etag"] == newer and problem["saved_by"] == username(MANAGER)
+    # nothing lost, nothing written
+    after = api.call("GET", "/api/campaigns/shared")
+    assert after.body["draft"] == mine and etag_of(after) == newer
+    edits = [h for h in api.ok("GET", "/api/campaigns/shared/history")["history"]
+             if h["action"] == "edit"]
+    assert [h["actor"] for h in edits] == [username(MANAGER)]
+
+    # the second editor reloads and saves on the current revision
+    again = put_draft(api, "shared", theirs, etag_of(after), role=Role.ADMIN)
+    assert again.status == 200 and again.body["draft"] == theirs
+    # several tags, weak ones and `*` match as HTTP says
+    third = small_document("shared", label="Third")
+    assert put_draft(api, "shared", third,
+                     f'"draft-nope", W/{etag_of(again)}').status == 200
+    assert put_draft(api, "shared", small_document("shared"), "*").status == 200
+    # without If-Match (scripts) a save goes through as before
+    assert put_draft(api, "shared", mine, None).status == 200
+    assert api.ok("GET", "/api/campaigns/shared")["draft"] == mine
+    error(put_draft(api, "no-such-campaign", mine, opened), 404, "not_found")
+
+
+def test_the_etag_follows_the_drafts_content_only(api: Api) -> None:
+    """Every answer holding the campaign carries the ETag; saving the same document,
+    or publishing, pausing... (which leave the draft alone) keep it."""
+    document = small_document("tagged")
+    tag = etag_of(api.call("POST", "/api/campaigns", {"document": document}, role=MANAGER))
+    assert etag_of(put_draft(api, "tagged", document, tag)) == tag
+    published = api.call("POST", "/api/campaigns/tagged/publish", role=APPROVER)
+    assert published.status == 200 and etag_of(published) == tag
+    paused = api.call("POST", "/api/campaigns/tagged/pause", role=APPROVER)
+    assert paused.status == 200 and etag_of(paused) == tag
+    assert put_draft(api, "tagged", small_document("tagged", label="v2"), tag).status == 200
+    copied = api.call("POST", "/api/campaigns/tagged/duplicate", {"name": "tagged-copy"},
+                      role=MANAGER)
+    assert copied.status == 201 and copied.body["name"] == "tagged-copy"
+    assert etag_of(copied) == etag_of(api.call("GET", "/api/campaigns/tagged-copy"))
+    assert etag_of(copied) != tag

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Header, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from overture.server import views
@@ -13,9 +13,12 @@ from overture.server.auth import Approver, Manager, Viewer, actor
 from overture.server.errors import ApiError
 from overture.server.routes_editor import schedule_starts
 from overture.service.lifecycle import TRANSITIONS, Lifecycle, LifecycleError
+from overture.store.campaigns import CampaignRecord
 
 router = APIRouter(prefix="/api/campaigns", tags=["campaigns"])
 NAME = r"^[a-z0-9][a-z0-9_-]*$"
+#: the trigger of the test runs made to preview a message: not a campaign's execution
+PREVIEW_TRIGGER = "preview"
 
 
 class DocumentIn(BaseModel):
@@ -39,39 +42,100 @@ def _life(request: Request) -> Lifecycle:
     return request.app.state.server.lifecycle
 
 
-def _detail(life: Lifecycle, name: str) -> dict[str, Any]:
+def _detail(life: Lifecycle, name: str, response: Response) -> dict[str, Any]:
+    """The campaign with its versions and its draft's problems; the draft's revision
+    goes in the `ETag` header (see `update_draft`)."""
     record = life.get(name)
     out = views.campaign(record)
     out["versions"] = [views.version(v, with_document=False)
                        for v in life.campaigns.versions(name)]
     out["problems"] = [p.to_dict() for p in life.problems(record.draft)] \
         if record.draft is not None else []
+    response.headers["ETag"] = views.draft_etag(record)
     return out
 
 
-@router.get("", summary="List campaigns")
+@router.get("", summary="List campaigns, with their label, draft problems and last run")
 def list_campaigns(request: Request, user: Viewer) -> dict[str, Any]:
-    return {"campaigns": [views.campaign(c) for c in _life(request).campaigns.all()]}
+    from overture.definition.validation import validate
+    from overture.engine.environment import environment_for
+
+    life = _life(request)
+    records = life.campaigns.all()
+    # one query for every campaign's last run, one validation environment for all drafts
+    last = life.ws.control.latest_runs(except_trigger=PREVIEW_TRIGGER)
+    env = environment_for(life.ws, life.base_dir) \
+        if any(r.draft is not None for r in records) else None
+    out = []
+    for record in records:
+        item = views.campaign(record)
+        if record.draft is not None:
+            document: dict[str, Any] = record.draft
+            item["problem_count"] = len(validate(record.draft, env).problems)
+        else:
+            document = life.campaigns.version(record.name, record.latest_version).document \
+                if record.latest_version else {}
+            item["problem_count"] = 0
+        label = document.get("label")
+        item["label"] = label if isinstance(label, str) and label else None
+        item["last_run"] = views.run_brief(last.get(record.name))
+        out.append(item)
+    return {"campaigns": out}
 
 
 @router.post("", status_code=201, summary="Create a draft campaign")
-def create_campaign(request: Request, body: DocumentIn, user: Manager) -> dict[str, Any]:
+def create_campaign(request: Request, body: DocumentIn, user: Manager, response: Response
+                    ) -> dict[str, Any]:
     life = _life(request)
     record = life.create(body.document, actor(user))
-    return _detail(life, record.name)
+    return _detail(life, record.name, response)
 
 
 @router.get("/{name}", summary="A campaign with its draft, versions and draft problems")
-def get_campaign(request: Request, name: str, user: Viewer) -> dict[str, Any]:
-    return _detail(_life(request), name)
+def get_campaign(request: Request, name: str, user: Viewer, response: Response
+                 ) -> dict[str, Any]:
+    return _detail(_life(request), name, response)
 
 
-@router.put("/{name}/draft", summary="Replace the draft document")
-def update_draft(request: Request, name: str, body: DocumentIn, user: Manager
+#: history actions that set the draft
+DRAFT_ACTIONS = frozenset({"create", "edit", "unpublish", "duplicate"})
+
+
+@router.put("/{name}/draft", summary="Replace the draft document (If-Match: its ETag)")
+def update_draft(request: Request, name: str, body: DocumentIn, user: Manager,
+                 response: Response,
+                 if_match: Annotated[str | None, Header(
+                     description="The ETag of the draft this edit started from: a draft "
+                                 "changed since is not overwritten (412)")] = None,
                  ) -> dict[str, Any]:
     life = _life(request)
-    life.update_draft(name, body.document, actor(user))
-    return _detail(life, name)
+    with request.app.state.server.drafts:
+        if if_match is not None:
+            record = life.get(name)
+            current = views.draft_etag(record)
+            if not _matches(if_match, current):
+                who, when = _last_saved(life, record)
+                raise ApiError(412, "conflict_edit",
+                               f"the draft changed since you opened it (saved by {who} at "
+                               f"{when.isoformat(timespec='seconds')}): reload it",
+                               etag=current, saved_by=who, saved_at=when.isoformat())
+        life.update_draft(name, body.document, actor(user))
+    return _detail(life, name, response)
+
+
+def _matches(header: str, etag: str) -> bool:
+    """Whether an If-Match header names this ETag (or is `*`); weak tags compare too."""
+    tags = {tag.strip().removeprefix("W/") for tag in header.split(",")}
+    return "*" in tags or etag in tags
+
+
+def _last_saved(life: Lifecycle, record: CampaignRecord) -> tuple[str, datetime]:
+    """Who saved the draft last, and when (the campaign's last change if no history
+    entry says)."""
+    for entry in reversed(life.campaigns.history(record.name)):
+        if entry.action in DRAFT_ACTIONS:
+            return entry.actor, entry.at
+    return record.updated_by, record.updated_at
 
 
 @router.delete("/{name}", status_code=204, summary="Delete a draft (never published)")
@@ -80,11 +144,11 @@ def delete_campaign(request: Request, name: str, user: Manager) -> None:
 
 
 @router.post("/{name}/duplicate", status_code=201, summary="Copy as a new draft")
-def duplicate_campaign(request: Request, name: str, body: DuplicateIn, user: Manager
-                       ) -> dict[str, Any]:
+def duplicate_campaign(request: Request, name: str, body: DuplicateIn, user: Manager,
+                       response: Response) -> dict[str, Any]:
     life = _life(request)
     life.duplicate(name, body.name, actor(user))
-    return _detail(life, body.name)
+    return _detail(life, body.name, response)
 
 
 @router.post("/{name}/validate", summary="Problems of the draft")
@@ -123,26 +187,29 @@ def get_history(request: Request, name: str, user: Viewer) -> dict[str, Any]:
 
 
 @router.post("/{name}/publish", summary="Validate, freeze as a new version, start or schedule")
-def publish(request: Request, name: str, user: Approver) -> dict[str, Any]:
+def publish(request: Request, name: str, user: Approver, response: Response
+            ) -> dict[str, Any]:
     life = _life(request)
     version = life.publish(name, actor(user))
-    out = _detail(life, name)
+    out = _detail(life, name, response)
     out["published"] = version.number
     return out
 
 
 @router.post("/{name}/unpublish", summary="Back to draft while the version never ran")
-def unpublish(request: Request, name: str, user: Approver) -> dict[str, Any]:
+def unpublish(request: Request, name: str, user: Approver, response: Response
+              ) -> dict[str, Any]:
     life = _life(request)
     life.unpublish(name, actor(user))
-    return _detail(life, name)
+    return _detail(life, name, response)
 
 
 def _action(action: str) -> Any:
-    def endpoint(request: Request, name: str, user: Approver) -> dict[str, Any]:
+    def endpoint(request: Request, name: str, user: Approver, response: Response
+                 ) -> dict[str, Any]:
         life = _life(request)
         life.act(name, action, actor(user))
-        return _detail(life, name)
+        return _detail(life, name, response)
 
     endpoint.__name__ = f"{action}_campaign"
     return endpoint

@@ -26,6 +26,8 @@ class ServerState:
     pool: WorkerPool = field(init=False)
     lifecycle: Lifecycle = field(init=False)
     scheduler: Scheduler = field(init=False)
+    #: held while a draft is compared with a client's `If-Match` and replaced
+    drafts: threading.Lock = field(default_factory=threading.Lock, init=False)
     _thread: threading.Thread | None = field(default=None, init=False)
     _stopped: bool = field(default=False, init=False)
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
 from overture.store.campaigns import CampaignRecord, HistoryRecord, VersionRecord
-from overture.store.repository import ActivityRunRecord, LogRecord, RunRecord
+from overture.store.repository import ActivityRunRecord, LogRecord, RunBrief, RunRecord
 from overture.store.users import TokenRecord, UserRecord
 
 
@@ -26,6 +28,23 @@ def campaign(record: CampaignRecord) -> dict[str, Any]:
     out = _plain(record)
     out["status"] = record.status.value
     return out
+
+
+def draft_etag(record: CampaignRecord) -> str:
+    """The `ETag` of a campaign's draft revision: a hash of the draft as stored (its
+    canonical JSON), so it changes exactly when the draft's content does."""
+    canonical = json.dumps(record.draft, sort_keys=True, separators=(",", ":"),
+                           ensure_ascii=False, default=str)
+    return f'"draft-{hashlib.sha256(canonical.encode()).hexdigest()[:32]}"'
+
+
+def run_brief(record: RunBrief | None) -> dict[str, Any] | None:
+    """A run as the campaign list shows it (its last execution)."""
+    if record is None:
+        return None
+    return {"id": record.id, "status": record.status.value, "mode": record.mode,
+            "trigger": record.trigger, "started_at": _iso(record.started_at),
+            "finished_at": _iso(record.finished_at)}
 
 
 def version(record: VersionRecord, with_document: bool = True) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, func, insert, literal, select, update
+from sqlalchemy import Row, Table, func, insert, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError
 
@@ -25,6 +25,7 @@ __all__ = [
     "ControlStore",
     "ControlStoreError",
     "LogRecord",
+    "RunBrief",
     "RunNotFound",
     "RunRecord",
     "SlotTaken",
@@ -72,6 +73,25 @@ class RunRecord:
 
 
 @dataclass(frozen=True)
+class RunBrief:
+    """A run's bookkeeping without its document and variables, for lists."""
+
+    id: str
+    campaign: str
+    mode: str
+    status: RunStatus
+    trigger: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    pruned_at: datetime | None
+
+
+BRIEF_COLUMNS = ("id", "campaign", "mode", "status", "trigger", "created_at", "started_at",
+                 "finished_at", "pruned_at")
+
+
+@dataclass(frozen=True)
 class ActivityRunRecord:
     run_id: str
     activity_id: str
@@ -105,6 +125,11 @@ def _now() -> datetime:
 
 def _run_record(row: Row[Any]) -> RunRecord:
     return RunRecord(**{**row._mapping, "status": RunStatus(row.status)})
+
+
+def _brief(row: Row[Any]) -> RunBrief:
+    values = {name: row._mapping[name] for name in BRIEF_COLUMNS}
+    return RunBrief(**{**values, "status": RunStatus(row.status)})
 
 
 def _activity_record(row: Row[Any]) -> ActivityRunRecord:
@@ -202,6 +227,28 @@ class ControlStore:
             query = query.where(RUNS.c.campaign == campaign)
         with self._engine.connect() as conn:
             return [_run_record(row) for row in conn.execute(query)]
+
+    def latest_runs(self, *, except_trigger: str | None = None) -> dict[str, RunBrief]:
+        """The newest run of every campaign (by creation, then id), in one query; runs
+        started by `except_trigger` are left out."""
+        rank = func.row_number().over(partition_by=RUNS.c.campaign,
+                                      order_by=(RUNS.c.created_at.desc(), RUNS.c.id.desc()))
+        ranked = select(*(RUNS.c[name] for name in BRIEF_COLUMNS), rank.label("rank"))
+        if except_trigger is not None:
+            ranked = ranked.where(or_(RUNS.c.trigger.is_(None),
+                                      RUNS.c.trigger != except_trigger))
+        inner = ranked.subquery()
+        query = select(*(inner.c[name] for name in BRIEF_COLUMNS)).where(inner.c.rank == 1)
+        with self._engine.connect() as conn:
+            return {row.campaign: _brief(row) for row in conn.execute(query)}
+
+    def runs_by_trigger(self, campaign: str, trigger: str) -> list[RunBrief]:
+        """The runs of a campaign started by `trigger`, newest first."""
+        query = (select(*(RUNS.c[name] for name in BRIEF_COLUMNS))
+                 .where(RUNS.c.campaign == campaign, RUNS.c.trigger == trigger)
+                 .order_by(RUNS.c.created_at.desc(), RUNS.c.id.desc()))
+        with self._engine.connect() as conn:
+            return [_brief(row) for row in conn.execute(query)]
 
     def update_run(
         self,
