@@ -103,6 +103,7 @@ def test_creating_a_campaign_by_name_opens_its_editor_and_the_api_has_it(
     page.get_by_role("button", name="Create").click()
 
     page.wait_for_url(re.compile(rf"#/campaigns/{name}$"))
+    expect(page.locator(".react-flow")).to_be_visible()  # the editor's (empty) canvas
     shot(page, "editor")
     created = web_app.campaigns()[name]
     assert created["status"] == "draft"
