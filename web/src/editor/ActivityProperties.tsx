@@ -1,11 +1,12 @@
-// The panel of the selected activity: its id, its inputs, its problems and the
-// settings form (ActivityPanel, from web/src/forms).
+// The panel of the selected activity: its type and id, its inputs (with the
+// problems about them) and the settings form (ActivityPanel, from web/src/forms,
+// which lists the activity's problems next to their fields).
 import type { Problem } from "../api";
 import type { Activity, CampaignDocument } from "../canvas/convert";
 import { typeName } from "../canvas/palette";
 import { ActivityPanel } from "../forms";
 import { InputsControl } from "./InputsControl";
-import { describeProblem } from "./problems";
+import { describeProblem, isInputsProblem } from "./problems";
 
 export interface ActivityPropertiesProps {
   campaign: string;
@@ -25,14 +26,13 @@ export function ActivityProperties(props: ActivityPropertiesProps) {
       <h2 tabIndex={-1} className="ov-panel-heading">
         {typeName(activity.type)} <code>{activity.id}</code>
       </h2>
-      {problems.length > 0 && (
-        <ul className="ov-activity-problems error" aria-label={`Problems of ${activity.id}`}>
-          {problems.map((p, i) => (
-            <li key={i}>{describeProblem(p)}</li>
-          ))}
-        </ul>
-      )}
-      <InputsControl doc={doc} activity={activity} readOnly={readOnly} onChange={onInputsChange} />
+      <InputsControl
+        doc={doc}
+        activity={activity}
+        readOnly={readOnly}
+        onChange={onInputsChange}
+        problems={problems.filter((p) => isInputsProblem(p, activity.id)).map(describeProblem)}
+      />
       <fieldset className="ov-form" disabled={readOnly}>
         <legend className="sr-only">Settings</legend>
         <ActivityPanel campaign={campaign} document={doc} activity={activity} onChange={onChange} problems={problems} />

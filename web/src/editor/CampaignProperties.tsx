@@ -1,9 +1,8 @@
 // The panel with nothing selected: the campaign's settings (CampaignPanel, from
-// web/src/forms) and the problems that concern no activity.
+// web/src/forms, which shows the problems that concern no activity).
 import type { Problem } from "../api";
 import type { CampaignDocument } from "../canvas/convert";
 import { CampaignPanel } from "../forms";
-import { describeProblem } from "./problems";
 
 export interface CampaignPropertiesProps {
   campaign: string;
@@ -19,13 +18,6 @@ export function CampaignProperties({ campaign, doc, problems, readOnly, onChange
       <h2 tabIndex={-1} className="ov-panel-heading">
         Campaign <code>{campaign}</code>
       </h2>
-      {problems.length > 0 && (
-        <ul className="ov-activity-problems error" aria-label="Problems of the campaign">
-          {problems.map((p, i) => (
-            <li key={i}>{describeProblem(p)}</li>
-          ))}
-        </ul>
-      )}
       <fieldset className="ov-form" disabled={readOnly}>
         <legend className="sr-only">Campaign settings</legend>
         <CampaignPanel campaign={campaign} document={doc} onChange={onChange} problems={problems} />

@@ -10,12 +10,14 @@ export interface InputsControlProps {
   activity: Activity;
   readOnly: boolean;
   onChange: (inputs: string[]) => void;
+  /** the problems about the inputs (wrong count, unknown port…), as sentences */
+  problems?: string[];
 }
 
 /** Show a filter box above this many ports. */
 const FILTER_FROM = 12;
 
-export function InputsControl({ doc, activity, readOnly, onChange }: InputsControlProps) {
+export function InputsControl({ doc, activity, readOnly, onChange, problems = [] }: InputsControlProps) {
   const filterId = useId();
   const [filter, setFilter] = useState("");
   const inputs = useMemo(() => activity.inputs ?? [], [activity.inputs]);
@@ -42,6 +44,13 @@ export function InputsControl({ doc, activity, readOnly, onChange }: InputsContr
   return (
     <fieldset className="ov-inputs" disabled={readOnly}>
       <legend>Inputs</legend>
+      {problems.length > 0 && (
+        <ul className="ov-activity-problems error">
+          {problems.map((text, i) => (
+            <li key={i}>{text}</li>
+          ))}
+        </ul>
+      )}
       {options.length >= FILTER_FROM && (
         <p>
           <label htmlFor={filterId}>Filter the ports</label>{" "}

@@ -20,6 +20,8 @@ export interface SidePanelProps {
   onDelete: () => void;
   /** Shift+Tab from the panel's heading: back to the selected node */
   onBackToCanvas: () => void;
+  /** a field was left or Enter pressed in it: the typing there is one undo step */
+  onEndOfTyping: () => void;
 }
 
 const NONE: Problem[] = [];
@@ -38,6 +40,7 @@ export function SidePanel(props: SidePanelProps) {
   }, [focusToken, activity?.id]);
 
   function onKeyDown(event: React.KeyboardEvent) {
+    if (event.key === "Enter") props.onEndOfTyping();
     if (event.key === "Tab" && event.shiftKey && (event.target as HTMLElement).classList.contains("ov-panel-heading")) {
       if (activity) {
         event.preventDefault();
@@ -87,7 +90,7 @@ export function SidePanel(props: SidePanelProps) {
     );
   }
   return (
-    <aside className="ov-panel" aria-label="Properties" ref={ref} onKeyDown={onKeyDown}>
+    <aside className="ov-panel" aria-label="Properties" ref={ref} onKeyDown={onKeyDown} onBlur={props.onEndOfTyping}>
       {body}
     </aside>
   );

@@ -101,6 +101,7 @@ export function Workspace({ name, loaded, onReload }: { name: string; loaded: Lo
     },
     [flow],
   );
+  const endOfTyping = useCallback(() => dispatch({ type: "seal" }), []);
   const focusNode = useCallback((id: string) => {
     document.querySelector<HTMLElement>(`[data-testid="node-${CSS.escape(id)}"]`)?.focus();
   }, []);
@@ -226,6 +227,7 @@ export function Workspace({ name, loaded, onReload }: { name: string; loaded: Lo
             onCampaignChange={commands.changeCampaign}
             onDelete={commands.removeSelection}
             onBackToCanvas={() => state.selection.nodes[0] && focusNode(state.selection.nodes[0])}
+            onEndOfTyping={endOfTyping}
           />
           <ProblemsList
             problems={server.problems}

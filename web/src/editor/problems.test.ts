@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { describeProblem, groupProblems } from "./problems";
+import { describeProblem, groupProblems, isInputsProblem } from "./problems";
 
 describe("problems", () => {
   it("groups by activity, keeping the campaign's apart", () => {
@@ -15,5 +15,9 @@ describe("problems", () => {
     expect(general).toEqual([problems[1]]);
     expect(describeProblem(problems[0])).toBe("a.rule: bad");
     expect(describeProblem(problems[2])).toBe("lonely");
+    expect(isInputsProblem({ activity: "a", path: "a.inputs", message: "" }, "a")).toBe(true);
+    expect(isInputsProblem({ activity: "a", path: "a.inputs[1]", message: "" }, "a")).toBe(true);
+    expect(isInputsProblem({ activity: "a", path: "a.inputs_x", message: "" }, "a")).toBe(false);
+    expect(isInputsProblem({ activity: "b", path: "a.inputs", message: "" }, "a")).toBe(false);
   });
 });

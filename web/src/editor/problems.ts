@@ -22,3 +22,8 @@ export function groupProblems(problems: readonly Problem[]): GroupedProblems {
 export function describeProblem(p: Problem): string {
   return p.path && p.path !== p.activity ? `${p.path}: ${p.message}` : p.message;
 }
+
+/** Whether a problem is about the inputs of `activity` (its count, a port, a cycle). */
+export function isInputsProblem(p: Problem, activity: string): boolean {
+  return p.activity === activity && (p.path === `${activity}.inputs` || p.path.startsWith(`${activity}.inputs[`) || p.path.startsWith(`${activity}.inputs.`));
+}

@@ -57,6 +57,10 @@ describe("editor state", () => {
     s = editorReducer(s, { type: "edit", edit: label("Hi!"), key: "campaign:label" });
     expect(s.history.past).toHaveLength(2);
     expect(editorReducer(s, { type: "select", nodes: ["a"] })).toBe(s);
+    s = editorReducer(s, { type: "seal" });
+    s = editorReducer(s, { type: "edit", edit: label("Hi!!"), key: "campaign:label" });
+    expect(s.history.past).toHaveLength(3);
+    expect(editorReducer(editorReducer(s, { type: "seal" }), { type: "seal" }).history.openKey).toBeNull();
   });
 
   it("applies xyflow's selection changes", () => {

@@ -45,7 +45,9 @@ export type EditorAction =
   | { type: "select"; nodes?: string[]; edges?: string[] }
   /** selection changes as xyflow reports them (clicks, Shift-clicks, box selection) */
   | { type: "selectChanges"; nodes?: SelectChange[]; edges?: SelectChange[] }
-  | { type: "saved"; doc: CampaignDocument };
+  | { type: "saved"; doc: CampaignDocument }
+  /** end the open undo step (a field was left, or Enter pressed in it) */
+  | { type: "seal" };
 
 const NOTHING: Selection = { nodes: [], edges: [] };
 
@@ -101,6 +103,10 @@ export function editorReducer(state: EditorState, action: EditorAction): EditorS
       });
     case "saved":
       return { ...state, saved: action.doc, history: seal(state.history) };
+    case "seal": {
+      const history = seal(state.history);
+      return history === state.history ? state : { ...state, history };
+    }
   }
 }
 
