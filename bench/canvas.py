@@ -267,8 +267,11 @@ def _rendered(page: Any, activities: int) -> tuple[float, float]:
                                timeout=TIMEOUT_MS)
     except Exception as exc:
         shown = page.evaluate("() => window.__bench ? window.__bench.nodes : -1")
+        text = " ".join(page.evaluate("() => document.body ? document.body.innerText : ''")
+                        .split())[:300]
         raise BenchFailure(f"the editor did not show {activities} nodes within "
-                           f"{TIMEOUT_MS / 1000:.0f} s (it showed {shown}): {exc}") from None
+                           f"{TIMEOUT_MS / 1000:.0f} s (it showed {shown}; the page reads: "
+                           f"{text!r}): {exc}") from None
     bench = page.evaluate("() => window.__bench")
     if bench["nodes"] != activities:
         raise BenchFailure(f"the editor shows {bench['nodes']} nodes, not {activities}")
