@@ -4,7 +4,7 @@ import { allows, ApiError, type RunResource, type User } from "../api";
 import { formatDateTime, formatTime } from "../format";
 import { href } from "../router";
 import { runsApi, type RunAction } from "./runApi";
-import { lastLogId, mergeLog, runActions, statusClass, statusLabel, taskAction, type LogEntry, type Task } from "./runModel";
+import { lastLogId, mergeLog, runActions, statusClass, statusLabel, taskAction, taskText, type LogEntry, type Task } from "./runModel";
 
 const message = (e: unknown) => (e instanceof ApiError ? e.message : String(e));
 
@@ -135,8 +135,8 @@ export const RunTasks = memo(function RunTasks({ runId, waitingKey, user, busy, 
                 <div>
                   <strong>{task.activity}</strong> <span className="muted">{task.kind ?? "waiting"}</span>
                 </div>
-                {task.message && <div>{task.message}</div>}
-                {task.wake_at && <div className="muted">until {formatDateTime(task.wake_at)}</div>}
+                <div>{taskText(task).text}</div>
+                {taskText(task).message && <div className="muted">{taskText(task).message}</div>}
                 {action && allows(user, action.role) && (
                   <button
                     type="button"

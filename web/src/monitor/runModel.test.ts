@@ -19,6 +19,7 @@ import {
   statusClass,
   statusLabel,
   taskAction,
+  taskText,
   totalExcluded,
   waitingKey,
   waitingText,
@@ -171,6 +172,14 @@ describe("tasks", () => {
     expect(taskAction("confirmation")).toEqual({ label: "Confirm sending", action: "confirm", role: "approver" });
     expect(taskAction("breakpoint")).toEqual({ label: "Continue", action: "continue", role: "manager" });
     expect(taskAction("timer")).toBeNull();
+  });
+
+  it("says what a task waits for, without repeating a timer's message", () => {
+    const task = { run: "r", activity: "m", kind: "confirmation", wake_at: null, message: "m waiting for an approver" };
+    expect(taskText(task)).toEqual({ text: "Waiting for an approver to confirm sending", message: "m waiting for an approver" });
+    const timer = { ...task, kind: "timer", wake_at: "2027-03-04T08:00:00+00:00", message: "waiting until 2027-03-04" };
+    expect(taskText(timer).text).toMatch(/^Waiting until .*2027/);
+    expect(taskText(timer).message).toBeNull();
   });
 
   it("keys the waiting activities", () => {

@@ -165,6 +165,14 @@ export function taskAction(kind: string | null | undefined): TaskAction {
   return null;
 }
 
+/** What a task waits for, in words, and the server's message when it says more. */
+export function taskText(task: Task): { text: string; message: string | null } {
+  const text = waitingText({ status: "waiting", waiting_for: task.kind, wake_at: task.wake_at }) ?? "Waiting";
+  // a timer's or a deferral's message only repeats its wake-up time
+  const timed = task.kind === "timer" || task.kind === "deferred";
+  return { text, message: !timed && task.message ? task.message : null };
+}
+
 /** A key of the waiting activities, so the tasks are fetched again only when it changes. */
 export function waitingKey(run: RunResource | null | undefined): string {
   if (!run) return "";
