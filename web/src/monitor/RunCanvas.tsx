@@ -197,10 +197,10 @@ export const RunCanvas = memo(function RunCanvas({ document, activities, onOpenR
 
   const edges = useMemo(() => {
     const cache = edgeCache.current;
-    const run = { activities } as Parameters<typeof portCount>[0];
+    const run = { activities };
     return canvas.edges.map((base) => {
       const count = portCount(run, base.source, base.sourceHandle);
-      const hit = edgeCache.current.get(base.id);
+      const hit = cache.get(base.id);
       if (hit && hit.count === count && hit.base === base) return hit.edge;
       const edge: CountEdgeType = {
         id: base.id,

@@ -39,7 +39,11 @@ export function statusClass(status: string | null | undefined): string {
 }
 
 /** The number of rows on `source.port`, or undefined while it is not known. */
-export function portCount(run: RunResource | null | undefined, source: string, port: string): number | undefined {
+export function portCount(
+  run: Pick<RunResource, "activities"> | null | undefined,
+  source: string,
+  port: string,
+): number | undefined {
   const ports = run?.activities?.[source]?.ports;
   if (!ports) return undefined;
   const value = ports[port];
@@ -54,7 +58,10 @@ export interface EdgeLike {
 }
 
 /** Per edge id, its count (undefined while unknown). */
-export function edgeCounts(run: RunResource | null | undefined, edges: EdgeLike[]): Map<string, number | undefined> {
+export function edgeCounts(
+  run: Pick<RunResource, "activities"> | null | undefined,
+  edges: EdgeLike[],
+): Map<string, number | undefined> {
   const out = new Map<string, number | undefined>();
   for (const edge of edges) out.set(edge.id, portCount(run, edge.source, edge.sourceHandle || "out"));
   return out;
