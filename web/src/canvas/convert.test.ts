@@ -145,6 +145,8 @@ describe("documentToCanvas", () => {
   it("knows the ports of each activity type", () => {
     expect(outputPorts({ id: "e", type: "end" })).toEqual([]);
     expect(outputPorts({ id: "l", type: "load_file" })).toEqual(["out", "rejects"]);
+    expect(outputPorts({ id: "r", type: "reconcile" })).toEqual(["out"]);
+    expect(outputPorts({ id: "r", type: "reconcile", keep_unmatched: true })).toEqual(["out", "unmatched"]);
     expect(outputPorts({ id: "c", type: "combine" })).toEqual(["out"]);
     expect(outputPorts({ id: "c", type: "combine", complement: true })).toEqual(["out", "complement"]);
     expect(outputPorts({ id: "f", type: "fork", branches: ["a", "b"] })).toEqual(["a", "b"]);

@@ -105,7 +105,7 @@ export function outputPorts(activity: Activity): string[] {
     case "load_file":
       return ["out", "rejects"];
     case "reconcile":
-      return ["out", "unmatched"];
+      return activity.keep_unmatched === true ? ["out", "unmatched"] : ["out"];
     case "combine":
     case "deduplicate":
       return ["out", ...complement];

@@ -14,7 +14,7 @@ import {
   type EdgeChange,
   type NodeChange,
 } from "@xyflow/react";
-import { useCallback, useMemo, useRef, useState, type Dispatch, type DragEvent } from "react";
+import { memo, useCallback, useMemo, useRef, useState, type Dispatch, type DragEvent } from "react";
 import { documentToCanvas, type CampaignDocument, type Position } from "../canvas/convert";
 import { connect, setPositions } from "../canvas/edit";
 import { NODE_WIDTH } from "../canvas/geometry";
@@ -39,7 +39,7 @@ export interface FlowCanvasProps {
   onDropType: (type: string, position: Position) => void;
 }
 
-export function FlowCanvas({ doc, selection, problemCounts, readOnly, dispatch, onDropType }: FlowCanvasProps) {
+function FlowCanvasView({ doc, selection, problemCounts, readOnly, dispatch, onDropType }: FlowCanvasProps) {
   const { screenToFlowPosition } = useReactFlow();
   const canvas = useMemo(() => documentToCanvas(doc), [doc]);
   const selectedNodes = useMemo(() => new Set(selection.nodes), [selection.nodes]);
@@ -148,3 +148,6 @@ export function FlowCanvas({ doc, selection, problemCounts, readOnly, dispatch, 
     </section>
   );
 }
+
+/** Memoized: messages, the toolbar or the panel changing do not redraw the canvas. */
+export const FlowCanvas = memo(FlowCanvasView);

@@ -1,8 +1,9 @@
 // The activity types, grouped: drag one onto the canvas, or click it (or press
 // Enter) to add it at a free spot. When a transition's "+" asked for an activity,
-// the palette says so and the choice is inserted on that transition.
+// the palette says so and the choice is inserted on that transition (sources,
+// which take no input, are then disabled).
 import { useEffect, useRef, type DragEvent } from "react";
-import { PALETTE_GROUPS, kindsOf } from "../canvas/palette";
+import { PALETTE_GROUPS, kindsOf, takesInputs } from "../canvas/palette";
 import { DND_TYPE } from "./context";
 
 export interface PendingInsert {
@@ -20,7 +21,7 @@ export interface PaletteProps {
 export function Palette({ readOnly, insert, onChoose, onCancelInsert }: PaletteProps) {
   const ref = useRef<HTMLElement>(null);
   useEffect(() => {
-    if (insert) ref.current?.querySelector<HTMLButtonElement>(".ov-palette-item")?.focus();
+    if (insert) ref.current?.querySelector<HTMLButtonElement>(".ov-palette-item:not(:disabled)")?.focus();
   }, [insert]);
 
   const onDragStart = (type: string) => (event: DragEvent) => {
@@ -56,7 +57,7 @@ export function Palette({ readOnly, insert, onChoose, onCancelInsert }: PaletteP
                   type="button"
                   className={`ov-palette-item ov-kind-${group.toLowerCase().replace(/\s+/g, "-")}`}
                   draggable={!readOnly}
-                  disabled={readOnly}
+                  disabled={readOnly || (!!insert && !takesInputs(kind.type)) /* a source cannot go on a transition */}
                   onDragStart={onDragStart(kind.type)}
                   onClick={() => onChoose(kind.type)}
                   title={insert ? `Insert a ${kind.name} activity` : `Add a ${kind.name} activity (or drag it onto the canvas)`}

@@ -44,7 +44,7 @@ export function Workspace({ name, loaded, onReload }: { name: string; loaded: Lo
   const [insert, setInsert] = useState<PendingInsert | null>(null);
   const [focusToken, setFocusToken] = useState(0);
   const [runs, setRuns] = useState<RunSummary[] | null>(null);
-  const dirty = useMemo(() => isDirty(state), [state]);
+  const dirty = useMemo(() => isDirty(state), [state.history.present, state.saved]); // eslint-disable-line react-hooks/exhaustive-deps
   const grouped = useMemo(() => groupProblems(server.problems), [server.problems]);
   const problemCounts = useMemo(
     () => new Map([...grouped.byActivity].map(([id, list]) => [id, list.length])),

@@ -61,7 +61,8 @@ export function useServerCommands(
       setProblemsOf(doc);
       if (body.status) setStatus(body.status);
       setConflict(false);
-      setNotice({ kind: "info", text: found.length ? `Saved, with ${plural(found.length, "problem")} to fix before publishing.` : "Saved." });
+      // the save state says "All changes saved"; a message only when there is more to say
+      setNotice(found.length ? { kind: "info", text: `Saved, with ${plural(found.length, "problem")} to fix before publishing.` } : null);
       return true;
     } catch (e) {
       if (e instanceof ApiError && e.status === 412) {
