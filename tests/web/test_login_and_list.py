@@ -85,8 +85,8 @@ def test_the_right_password_lands_on_the_list_of_the_sample_campaigns_with_their
         line = row(page, name)
         expect(line).to_have_count(1)
         expect(line.locator(".status")).to_have_text(statuses[name])
-        # the link to the editor reads the label when the list gives one, else the name
-        title = listed[name].get("label") or name
+        # the link to the editor reads the campaign's label (from its file), else its name
+        title = samples[name].get("label") or name
         expect(line.get_by_role("link", name=title, exact=True)).to_have_attribute(
             "href", f"#/campaigns/{name}")
 
