@@ -7,7 +7,8 @@
 
 import { useEffect, useRef, useState } from "react";
 import type { Activity, CampaignDocument } from "../canvas/convert";
-import { errorMessage, formsApi, isAbort, useFiles, type RenderedMessage } from "./api";
+import { ApiError } from "../api";
+import { errorMessage, formsApi, isAbort, useFiles, type MessagePreview, type ProfilesResponse, type RenderedMessage } from "./api";
 import { Field, Picker, useDebounced } from "./fields";
 import { formatScalar, setIn } from "./paths";
 import { PropertyField, type FormContext, type SpecialField } from "./SchemaForm";
@@ -129,7 +130,7 @@ export function ContentEditor({
           path={[key]}
         />
       ))}
-      <MessagePreview campaign={campaign} document={document} activity={activity} />
+      <PreviewSection campaign={campaign} document={document} activity={activity} />
     </section>
   );
 }
@@ -147,51 +148,73 @@ function profileLabel(row: Record<string, unknown>, key: string): string {
   return parts.join(" · ");
 }
 
-/** Search profiles, pick one, render the message for them. */
-function MessagePreview({ campaign, document, activity }: { campaign: string; document: CampaignDocument; activity: Activity }) {
+/** The profiles of a GET /api/data/profiles answer, whatever its exact shape. */
+export function profileChoices(answer: ProfilesResponse): ProfileChoice[] {
+  const rows = Array.isArray(answer.rows) ? answer.rows : Array.isArray(answer.profiles) ? (answer.profiles as Record<string, unknown>[]) : [];
+  const key = typeof answer.key === "string" ? answer.key : rows[0] ? Object.keys(rows[0])[0] : "id";
+  return rows.filter(isObject).map((row) => ({ key: formatScalar(row[key]), label: profileLabel(row, key) }));
+}
+
+interface Shown {
+  preview: MessagePreview | null;
+  error: string | null;
+  /** where the profile stopped on its way to the activity (a 422 not_reached) */
+  drops: { activity: string; type?: string; why: string }[];
+  busy: boolean;
+}
+
+/** Search profiles, pick one, render the message they would get. */
+function PreviewSection({ campaign, document, activity }: { campaign: string; document: CampaignDocument; activity: Activity }) {
   const [query, setQuery] = useState("");
   const [profiles, setProfiles] = useState<{ list: ProfileChoice[]; error: string | null }>({ list: [], error: null });
-  const [profile, setProfile] = useState<string | null>(null);
+  const [chosen, setChosen] = useState<string | null>(null);
   const [auto, setAuto] = useState(true);
-  const [wanted, setWanted] = useState(false);
-  const [result, setResult] = useState<{ message: RenderedMessage | null; error: string | null; busy: boolean }>({
-    message: null,
-    error: null,
-    busy: false,
-  });
+  const [tick, setTick] = useState(0);
+  const [shown, setShown] = useState<Shown>({ preview: null, error: null, drops: [], busy: false });
   const settledQuery = useDebounced(query, 300);
   useEffect(() => {
     const abort = new AbortController();
     formsApi.profiles(settledQuery, 20, abort.signal).then(
-      (r) => {
-        const rows = Array.isArray(r.rows) ? r.rows : [];
-        const key = typeof r.key === "string" ? r.key : rows[0] ? Object.keys(rows[0])[0] : "id";
-        setProfiles({ list: rows.map((row) => ({ key: formatScalar(row[key]), label: profileLabel(row, key) })), error: null });
-      },
+      (r) => setProfiles({ list: profileChoices(r), error: null }),
       (e) => !isAbort(e) && setProfiles({ list: [], error: errorMessage(e) }),
     );
     return () => abort.abort();
   }, [settledQuery]);
+  // no choice made: the first profile found; a typed key is used once typing stops
+  const settledChoice = useDebounced(chosen, 500);
+  const profile = settledChoice ?? profiles.list[0]?.key ?? null;
 
-  const docKey = useDebounced(JSON.stringify(document), 600);
+  const docText = JSON.stringify(document);
+  const settledDoc = useDebounced(docText, 1000);
   const docRef = useRef(document);
   docRef.current = document;
-  const [tick, setTick] = useState(0);
+  /** the last preview run and the document it ran: another profile of the same document reuses it */
+  const lastRun = useRef<{ run: string; doc: string } | null>(null);
   useEffect(() => {
-    if (!wanted) return;
+    if (tick === 0 || profile === null) return;
     const abort = new AbortController();
-    setResult((r) => ({ ...r, busy: true }));
-    formsApi.preview(campaign, docRef.current, activity.id, profile, abort.signal).then(
-      (r) => setResult({ message: isObject(r.message) ? (r.message as RenderedMessage) : r, error: null, busy: false }),
-      (e) => !isAbort(e) && setResult({ message: null, error: errorMessage(e), busy: false }),
+    const doc = JSON.stringify(docRef.current);
+    const run = lastRun.current && lastRun.current.doc === doc ? lastRun.current.run : undefined;
+    setShown((s) => ({ ...s, busy: true }));
+    formsApi.preview(campaign, docRef.current, activity.id, profile, run, abort.signal).then(
+      (r) => {
+        if (typeof r.run === "string") lastRun.current = { run: r.run, doc };
+        setShown({ preview: r, error: null, drops: [], busy: false });
+      },
+      (e) => {
+        if (isAbort(e)) return;
+        const drops = e instanceof ApiError && Array.isArray(e.extra.drops) ? (e.extra.drops as Shown["drops"]) : [];
+        setShown({ preview: null, error: errorMessage(e), drops, busy: false });
+      },
     );
     return () => abort.abort();
-    // the document is read through docRef: auto-refresh follows its settled text
+    // the document is read through docRef; auto-refresh follows its settled text
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [wanted, tick, profile, campaign, activity.id, auto ? docKey : null]);
+  }, [tick, profile, campaign, activity.id, auto ? settledDoc : null]);
 
-  const idBase = `preview-${activity.id}`;
-  const message = result.message;
+  const idBase = `preview-${activity.id.replace(/[^A-Za-z0-9_-]+/g, "_")}`;
+  const preview = shown.preview;
+  const message: RenderedMessage | null = preview ? (isObject(preview.message) ? preview.message : preview) : null;
   const text = (k: string) => (message && message[k] !== undefined && message[k] !== null ? formatScalar(message[k]) : null);
   const html = text("html");
   return (
@@ -201,44 +224,60 @@ function MessagePreview({ campaign, document, activity }: { campaign: string; do
         <Field id={`${idBase}-search`} label="Search profiles" help={profiles.error ? `Profiles unavailable: ${profiles.error}` : undefined}>
           {(a11y) => <input {...a11y} type="search" value={query} placeholder="name, email or id" onChange={(e) => setQuery(e.target.value)} />}
         </Field>
-        <Field id={`${idBase}-profile`} label="Profile">
-          {(a11y) => (
-            <Picker
-              a11y={a11y}
-              value={profile ?? undefined}
-              options={profiles.list.map((p) => ({ value: p.key, label: p.label }))}
-              onChange={(v) => setProfile(v ?? null)}
-              emptyLabel="(the server's choice)"
-            />
-          )}
+        <Field id={`${idBase}-profile`} label="Profile" help={profiles.error ? "Or type the profile's key below." : undefined}>
+          {(a11y) =>
+            profiles.list.length || !profiles.error ? (
+              <Picker
+                a11y={a11y}
+                value={profile ?? undefined}
+                options={profiles.list.map((p) => ({ value: p.key, label: p.label }))}
+                onChange={(v) => setChosen(v ?? null)}
+                emptyLabel={profiles.list.length ? null : "(no profile found)"}
+              />
+            ) : (
+              <input {...a11y} type="text" value={chosen ?? ""} placeholder="a key value" onChange={(e) => setChosen(e.target.value || null)} />
+            )
+          }
         </Field>
       </div>
       <div className="rule-actions">
-        <button
-          type="button"
-          className="primary"
-          onClick={() => {
-            setWanted(true);
-            setTick((t) => t + 1);
-          }}
-        >
+        <button type="button" className="primary" disabled={profile === null} onClick={() => setTick((t) => t + 1)}>
           Preview
         </button>
         <label className="inline">
           <input type="checkbox" checked={auto} onChange={(e) => setAuto(e.target.checked)} /> Refresh as I edit
         </label>
-        {result.busy ? <span className="muted">Rendering…</span> : null}
+        {shown.busy ? <span className="muted">Rendering…</span> : null}
       </div>
-      {result.error ? (
-        <p className="error" role="alert">
-          {result.error}
-        </p>
+      {shown.error ? (
+        <div role="alert">
+          <p className="error">{shown.error}</p>
+          {shown.drops.length ? (
+            <ul className="forms-problems">
+              {shown.drops.map((d, i) => (
+                <li key={i}>
+                  <code>{d.activity}</code>: {d.why}
+                </li>
+              ))}
+            </ul>
+          ) : null}
+        </div>
       ) : null}
-      {message && !result.error ? (
+      {message && !shown.error ? (
         <div className="forms-message">
-          {text("from") ? (
+          {preview?.address ? (
             <p>
-              <strong>From:</strong> {text("from")}
+              <strong>To:</strong> {preview.address}
+            </p>
+          ) : null}
+          {preview?.excluded ? (
+            <p className="warning">Live sending would not send it: {preview.excluded}</p>
+          ) : null}
+          {preview?.variant || preview?.language ? (
+            <p className="muted">
+              {preview.variant ? `Variant ${preview.variant}` : null}
+              {preview.variant && preview.language ? " · " : null}
+              {preview.language ? `Language ${preview.language}` : null}
             </p>
           ) : null}
           {text("subject") !== null ? (
@@ -252,8 +291,25 @@ function MessagePreview({ campaign, document, activity }: { campaign: string; do
             </p>
           ) : null}
           {html !== null ? <iframe title="Message preview" sandbox="" srcDoc={html} className="forms-iframe" /> : null}
-          {text("text") !== null ? <pre className="forms-pre" aria-label="Text version">{text("text")}</pre> : null}
-          {text("body") !== null ? <pre className="forms-pre" aria-label="Message text">{text("body")}</pre> : null}
+          {text("text") !== null ? (
+            <pre className="forms-pre" aria-label="Text version">
+              {text("text")}
+            </pre>
+          ) : null}
+          {text("body") !== null ? (
+            <pre className="forms-pre" aria-label="Message text">
+              {text("body")}
+            </pre>
+          ) : null}
+          {preview?.warnings?.length ? (
+            <ul className="forms-problems">
+              {preview.warnings.map((w, i) => (
+                <li key={i} className="warning">
+                  {w}
+                </li>
+              ))}
+            </ul>
+          ) : null}
         </div>
       ) : null}
     </section>

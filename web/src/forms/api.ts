@@ -58,6 +58,21 @@ export interface ProfilesResponse {
 }
 /** The rendered message: subject, html, text, body, title… whatever the channel has. */
 export type RenderedMessage = Record<string, unknown>;
+/** POST /api/campaigns/{name}/preview: the message and what live sending would do with it. */
+export interface MessagePreview {
+  run?: string;
+  channel?: string;
+  profile?: string;
+  address?: string | null;
+  /** the reason live sending would not send it */
+  excluded?: string | null;
+  deferred_until?: string | null;
+  variant?: string | null;
+  language?: string | null;
+  message?: RenderedMessage;
+  warnings?: string[];
+  [key: string]: unknown;
+}
 
 export const formsApi = {
   schema: () => get<JsonSchema>("/api/schema/campaign"),
@@ -77,10 +92,11 @@ export const formsApi = {
   sql: (document: CampaignDocument, activity: string) => post<RuleSql>("/api/rules/sql", { document, activity }),
   schedulePreview: (schedule: unknown, timezone: string, count = 10, signal?: AbortSignal) =>
     post<SchedulePreview>("/api/schedules/preview", { schedule, timezone, count }, { signal }),
-  preview: (campaign: string, document: CampaignDocument, activity: string, profile: string | null, signal?: AbortSignal) =>
-    post<RenderedMessage>(
+  /** `run`: a preview run of the same document, to read another profile's row from it */
+  preview: (campaign: string, document: CampaignDocument, activity: string, profile: string, run?: string, signal?: AbortSignal) =>
+    post<MessagePreview>(
       `/api/campaigns/${enc(campaign)}/preview`,
-      profile === null ? { document, activity } : { document, activity, profile },
+      run ? { document, activity, profile, run } : { document, activity, profile },
       { signal },
     ),
 };

@@ -15,7 +15,7 @@ export interface FieldProps {
   className?: string;
   /** the label goes after the control (checkboxes) */
   inline?: boolean;
-  children: (a11y: { id: string; "aria-describedby"?: string; "aria-invalid"?: boolean }) => ReactNode;
+  children: (a11y: { id: string; "aria-describedby"?: string; "aria-invalid"?: boolean; "aria-required"?: boolean }) => ReactNode;
 }
 
 /** A control with its `<label>` (tied by id), help text and the problems about it. */
@@ -26,12 +26,19 @@ export function Field({ id, label, help, problems = [], local, required, classNa
     id,
     "aria-describedby": described || undefined,
     "aria-invalid": messages.length ? true : undefined,
+    "aria-required": required || undefined,
   });
+  // the star stays out of the label, so that the control's name is the label's text
   const labelEl = (
-    <label htmlFor={id}>
-      {label}
-      {required ? <span aria-hidden="true" className="forms-required"> *</span> : null}
-    </label>
+    <span className="forms-label">
+      <label htmlFor={id}>{label}</label>
+      {required ? (
+        <span aria-hidden="true" className="forms-required">
+          {" "}
+          *
+        </span>
+      ) : null}
+    </span>
   );
   return (
     <div className={`forms-field${inline ? " forms-inline" : ""}${className ? " " + className : ""}`}>
@@ -64,7 +71,13 @@ export function Field({ id, label, help, problems = [], local, required, classNa
   );
 }
 
-type InputA11y = { id?: string; "aria-describedby"?: string; "aria-invalid"?: boolean; "aria-label"?: string };
+type InputA11y = {
+  id?: string;
+  "aria-describedby"?: string;
+  "aria-invalid"?: boolean;
+  "aria-required"?: boolean;
+  "aria-label"?: string;
+};
 
 /**
  * A text field for a number that may also hold text such as `${vars.min_spend}`: it

@@ -111,3 +111,14 @@ describe("spring-sale", () => {
     expect(html).toContain("Default of variable 2");
   });
 });
+
+describe("profiles for the preview", () => {
+  it("reads the profiles answer", async () => {
+    const { profileChoices } = await import("./ContentEditor");
+    expect(
+      profileChoices({ rows: [{ customer_id: 46, first_name: "Sophie", email: "s@x.example", city: "Nantes" }], key: "customer_id" }),
+    ).toEqual([{ key: "46", label: "46 · Sophie · s@x.example" }]);
+    expect(profileChoices({ rows: [{ id: "a" }] })).toEqual([{ key: "a", label: "a" }]);
+    expect(profileChoices({ rows: [] })).toEqual([]);
+  });
+});
