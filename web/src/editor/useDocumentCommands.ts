@@ -1,7 +1,7 @@
 // The editor's commands on the document: add, insert, delete, copy, paste, edit
 // an activity or the campaign, tidy up. Each is one editor action (one undo step,
 // or a coalesced one for typing), computed by the pure edits of ../canvas/edit.
-import { useCallback, useMemo, useRef, type Dispatch, type RefObject } from "react";
+import { useCallback, useMemo, type Dispatch, type RefObject } from "react";
 import { documentToCanvas, type Activity, type CampaignDocument, type Position } from "../canvas/convert";
 import { changedPath } from "../canvas/diff";
 import {
@@ -25,6 +25,9 @@ import type { EditorAction, EditorState } from "./state";
 
 const PASTE_OFFSET = 40;
 
+/** What Ctrl/Cmd+C copied: kept across campaigns, so activities can be pasted into another. */
+const clipboard: { fragment: Fragment | null; pastes: number } = { fragment: null, pastes: 0 };
+
 const campaignFields = (doc: CampaignDocument) => {
   const { activities: _a, canvas: _c, ...rest } = doc;
   return rest;
@@ -35,9 +38,6 @@ export function useDocumentCommands(
   dispatch: Dispatch<EditorAction>,
   report: (error: string | null) => void,
 ) {
-  const clipboard = useRef<Fragment | null>(null);
-  const pastes = useRef(0);
-
   /** Add an activity at `position`, or at a free spot (right of the selected one). */
   const addAt = useCallback(
     (type: string, position?: Position) => {
@@ -88,14 +88,14 @@ export function useDocumentCommands(
   const copy = useCallback(() => {
     const { history, selection } = stateRef.current;
     if (!selection.nodes.length) return;
-    clipboard.current = copyActivities(history.present, selection.nodes);
-    pastes.current = 0;
+    clipboard.fragment = copyActivities(history.present, selection.nodes);
+    clipboard.pastes = 0;
   }, [stateRef]);
 
   const paste = useCallback(() => {
-    const fragment = clipboard.current;
+    const fragment = clipboard.fragment;
     if (!fragment) return;
-    const n = ++pastes.current;
+    const n = ++clipboard.pastes;
     dispatch({
       type: "edit",
       edit: (d) => {
