@@ -171,6 +171,7 @@ def _body(endpoint: Endpoint, campaign: str) -> Any:
         "set_breakpoints": {"activities": ["french"]},
         "rule_count": {"document": small_document("rules"), "activity": "french"},
         "rule_sql": {"document": small_document("rules"), "activity": "french"},
+        "preview_message": {"activity": "french", "profile": "1"},
         "preview_schedule": {"schedule": {"daily": {"at": "09:00"}},
                              "timezone": "Europe/Paris"},
         "add_user": {"username": "added-by-matrix", "role": "viewer", "password": PASSWORD},

@@ -157,12 +157,14 @@ def channel_activity_ids(campaign: Any) -> list[str]:
 def preview_profile(ws: Workspace, raw: dict[str, Any], activity_id: str, profile: str, *,
                     base_dir: Path | None, run_id: str | None = None,
                     clock: datetime | None = None,
-                    variables: Mapping[str, Any] | None = None) -> Preview:
+                    variables: Mapping[str, Any] | None = None,
+                    trigger: str | None = None, started_by: str | None = None) -> Preview:
     """Render `profile`'s message from `activity_id` of the document `raw`.
 
     The row comes from run `run_id` (a run of this campaign), else from a test run of
-    the document made now (with `clock` and `variables`). Raises `PreviewError` (or
-    `NotReached`) with a message for the user.
+    the document made now (with `clock` and `variables`, recorded with `trigger` and
+    `started_by` when given). Raises `PreviewError` (or `NotReached`) with a message
+    for the user.
     """
     from overture.engine.environment import environment_for
     from overture.engine.runner import absolutize_paths, start_run
@@ -196,7 +198,8 @@ def preview_profile(ws: Workspace, raw: dict[str, Any], activity_id: str, profil
         made = False
     else:
         summary = start_run(ws, raw, base_dir=base_dir, mode="test", clock=clock,
-                            variables=dict(variables or {}))
+                            variables=dict(variables or {}), trigger=trigger,
+                            started_by=started_by)
         record = ws.control.get_run(summary["run"])
         values = test_variables(campaign, dict(variables or {}), "test")
         made = True

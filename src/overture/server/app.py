@@ -17,6 +17,7 @@ from overture.server import (
     routes_campaigns,
     routes_data,
     routes_editor,
+    routes_preview,
     routes_reports,
     routes_runs,
     routes_users,
@@ -38,8 +39,8 @@ def create_app(state: ServerState) -> FastAPI:
                               "TOKEN`. Errors are `{\"error\": {\"code\", \"message\"}}`.")
     app.state.server = state
     errors.install(app)
-    for module in (routes_users, routes_campaigns, routes_runs, routes_data, routes_editor,
-                   routes_reports):
+    for module in (routes_users, routes_campaigns, routes_preview, routes_runs, routes_data,
+                   routes_editor, routes_reports):
         app.include_router(module.router)
     app.include_router(tracking_router(state.tracker))  # open: the token is the credential
     app.include_router(webhook_router(lambda: state.ws.config, lambda: state.ws.data))
