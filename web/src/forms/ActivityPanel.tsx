@@ -6,12 +6,18 @@ import { useEffect, useState } from "react";
 import type { Activity } from "../canvas/convert";
 import type { ActivityPanelProps } from "../panels";
 import { useAudiences, useCampaignSchema, useColumns, useTables } from "./api";
+import { useFieldCatalog } from "./catalog";
 import { CHANNELS, CONTENT_KEYS, ContentEditor, ContentTextField, isContentText } from "./ContentEditor";
 import { Field, Picker, ProblemSummary } from "./fields";
 import { activityRelative, formatPath, problemsAt, problemsUnder, setIn, type PathProblem } from "./paths";
 import { RuleBuilder } from "./RuleBuilder";
 import { ObjectFields, PropertyField, itemName, type FormContext, type SpecialField } from "./SchemaForm";
 import { activitySchema, constraintProblem, humanize, isObject, isRuleSchema, singular, type JsonSchema } from "./schema";
+
+/** Settings that name columns of the input: offered the dimension's fields. */
+const COLUMN_KEYS = new Set(["keys", "by", "field", "attributes", "columns", "fields"]);
+/** The content settings a variant or a language may hold, for every channel. */
+const VARIANT_CONTENT = new Set(["subject", "html", "text", "body", "title"]);
 
 /** Settings every activity has, shown first; `type` and `inputs` are not edited here. */
 const BASE = ["id", "type", "inputs", "label", "description", "enabled"];
@@ -31,7 +37,13 @@ export function ActivityPanel({ campaign, document, activity, onChange, problems
     root,
     idPrefix,
     problems: relative,
+    fieldList: { id: `${idPrefix}--column-names`, keys: COLUMN_KEYS },
     renderSpecial: (field: SpecialField) => {
+      // content a channel does not use (an email variant's `body`) is left out while unset
+      const last = field.path[field.path.length - 1];
+      if (channel && field.path.length === 3 && (field.path[0] === "variants" || field.path[0] === "languages")) {
+        if (typeof last === "string" && VARIANT_CONTENT.has(last) && !content.includes(last) && field.value === undefined) return null;
+      }
       if (isRuleSchema(field.schema, root)) {
         return <ActivityRule field={field} activity={activity} document={document} problems={relative} idPrefix={idPrefix} />;
       }
@@ -81,6 +93,7 @@ export function ActivityPanel({ campaign, document, activity, onChange, problems
       {channel && schema ? (
         <ContentEditor ctx={ctx} schema={schema} activity={activity} onChange={onChange} campaign={campaign} document={document} />
       ) : null}
+      <ColumnList id={`${idPrefix}--column-names`} table={typeof activity.target === "string" && activity.target ? activity.target : typeof document.target === "string" ? document.target : null} />
       <section className="forms-section" aria-label="Settings">
         <h3>Settings</h3>
         <ObjectFields
@@ -309,5 +322,20 @@ function AudienceField({ field }: { field: SpecialField }) {
         </>
       )}
     </Field>
+  );
+}
+
+/** The fields of the dimension, offered to the settings that name a column. */
+function ColumnList({ id, table }: { id: string; table: string | null }) {
+  const tables = useTables();
+  const catalog = useFieldCatalog(table ?? tables.data?.target ?? null);
+  return (
+    <datalist id={id}>
+      {catalog.fields.map((f) => (
+        <option key={f.name} value={f.name}>
+          {f.type}
+        </option>
+      ))}
+    </datalist>
   );
 }

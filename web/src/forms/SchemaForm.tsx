@@ -58,7 +58,13 @@ export interface FormContext {
   renderSpecial?: (field: SpecialField) => ReactNode | undefined;
   /** the item being edited (`subset sample`), so that buttons say which one they act on */
   scope?: string;
+  /** a `<datalist>` of column names offered to text fields that name a column (`keys`, `by`…) */
+  fieldList?: { id: string; keys: Set<string> };
 }
+
+/** The datalist a text field named `key` gets, if it names a column. */
+const listFor = (ctx: FormContext, key: string | number) =>
+  ctx.fieldList && typeof key === "string" && ctx.fieldList.keys.has(key) ? ctx.fieldList.id : undefined;
 
 const toScope = (ctx: FormContext) => (ctx.scope ? ` to ${ctx.scope}` : "");
 const ofScope = (ctx: FormContext) => (ctx.scope ? ` of ${ctx.scope}` : "");
@@ -287,6 +293,8 @@ export function ValueField({
                 {...a11y}
                 type="text"
                 value={text}
+                list={listFor(ctx, name)}
+                autoComplete={listFor(ctx, name) ? "off" : undefined}
                 placeholder={hasDefault ? `default: ${formatScalar(dflt)}` : undefined}
                 onChange={(e) => set(e.target.value)}
               />
@@ -322,7 +330,7 @@ export function ValueField({
                   emptyLabel={null}
                 />
               ) : itemKind === "string" ? (
-                <input {...a11y} type="text" value={formatScalar(item)} onChange={(e) => set(e.target.value)} />
+                <input {...a11y} type="text" list={listFor(ctx, name)} autoComplete="off" value={formatScalar(item)} onChange={(e) => set(e.target.value)} />
               ) : (
                 <NumberishInput a11y={a11y} value={item} integer={itemKind === "integer"} empty="" onChange={set} />
               )
