@@ -110,6 +110,7 @@ def test_every_api_route_declares_its_role() -> None:
     assert declared["POST /api/campaigns/{name}/signal"] == Role.APPROVER
     assert declared["POST /api/runs/{run_id}/activities/{activity_id}/confirm"] == Role.APPROVER
     assert declared["POST /api/campaigns/{name}/test-runs"] == Role.MANAGER
+    assert declared["POST /api/campaigns/{name}/preview"] == Role.MANAGER
     assert declared["POST /api/users"] == Role.ADMIN
     assert declared["GET /api/campaigns"] == Role.VIEWER
 
@@ -145,12 +146,13 @@ def matrix(api: Api) -> Fixtures:
 
 def _values(campaign: str, fixtures: Fixtures) -> dict[str, str]:
     return {"name": campaign, "run_id": fixtures.run, "activity_id": "french",
-            "port": "out", "number": "1", "table": "customers",
+            "port": "out", "number": "1", "table": "customers", "column": "country",
             "username": fixtures.bystander, "token_id": "0" * 16}
 
 
 UNKNOWN = {"name": "no-such-campaign", "run_id": "000000000000", "activity_id": "nothing",
-           "port": "none", "number": "99", "table": "no_table", "username": "nobody",
+           "port": "none", "number": "99", "table": "no_table", "column": "no_column",
+           "username": "nobody",
            "token_id": "f" * 16}
 
 

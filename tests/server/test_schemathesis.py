@@ -86,6 +86,7 @@ def real(api: Api) -> dict[str, list[Any]]:
         "port": ["out", "vip", "complement"],
         "number": [1, 2],
         "table": ["customers", "purchases", "stores"],
+        "column": ["country", "store_id"],
         "username": ["viewer-user", "manager-user"],
         "token_id": [token],
     }
