@@ -130,7 +130,12 @@ export function ContentEditor({
           path={[key]}
         />
       ))}
-      <PreviewSection campaign={campaign} document={document} activity={activity} />
+      <PreviewSection
+        campaign={campaign}
+        document={document}
+        activity={activity}
+        table={typeof document.target === "string" && document.target ? document.target : null}
+      />
     </section>
   );
 }
@@ -140,19 +145,17 @@ interface ProfileChoice {
   label: string;
 }
 
-function profileLabel(row: Record<string, unknown>, key: string): string {
-  const parts = [formatScalar(row[key])];
-  for (const k of ["first_name", "last_name", "name", "email", "phone"]) {
-    if (k !== key && row[k] !== undefined && row[k] !== null && row[k] !== "") parts.push(formatScalar(row[k]));
-  }
-  return parts.join(" · ");
-}
-
-/** The profiles of a GET /api/data/profiles answer, whatever its exact shape. */
+/** The profiles of a GET /api/data/profiles answer: the key, labelled by the display columns. */
 export function profileChoices(answer: ProfilesResponse): ProfileChoice[] {
-  const rows = Array.isArray(answer.rows) ? answer.rows : Array.isArray(answer.profiles) ? (answer.profiles as Record<string, unknown>[]) : [];
+  const list = Array.isArray(answer.profiles) ? answer.profiles : Array.isArray(answer.rows) ? answer.rows : [];
+  const rows = list.filter(isObject);
   const key = typeof answer.key === "string" ? answer.key : rows[0] ? Object.keys(rows[0])[0] : "id";
-  return rows.filter(isObject).map((row) => ({ key: formatScalar(row[key]), label: profileLabel(row, key) }));
+  const shown = Array.isArray(answer.columns) ? answer.columns.filter((c) => c !== key) : null;
+  return rows.map((row) => {
+    const columns = shown ?? Object.keys(row).filter((c) => c !== key);
+    const parts = [row[key], ...columns.map((c) => row[c])].filter((v) => v !== undefined && v !== null && v !== "");
+    return { key: formatScalar(row[key]), label: parts.map(formatScalar).join(" · ") };
+  });
 }
 
 interface Shown {
@@ -164,7 +167,18 @@ interface Shown {
 }
 
 /** Search profiles, pick one, render the message they would get. */
-function PreviewSection({ campaign, document, activity }: { campaign: string; document: CampaignDocument; activity: Activity }) {
+function PreviewSection({
+  campaign,
+  document,
+  activity,
+  table,
+}: {
+  campaign: string;
+  document: CampaignDocument;
+  activity: Activity;
+  /** the dimension whose profiles are searched (null: the schema's target) */
+  table: string | null;
+}) {
   const [query, setQuery] = useState("");
   const [profiles, setProfiles] = useState<{ list: ProfileChoice[]; error: string | null }>({ list: [], error: null });
   const [chosen, setChosen] = useState<string | null>(null);
@@ -174,12 +188,12 @@ function PreviewSection({ campaign, document, activity }: { campaign: string; do
   const settledQuery = useDebounced(query, 300);
   useEffect(() => {
     const abort = new AbortController();
-    formsApi.profiles(settledQuery, 20, abort.signal).then(
+    formsApi.profiles(settledQuery, 20, table, abort.signal).then(
       (r) => setProfiles({ list: profileChoices(r), error: null }),
       (e) => !isAbort(e) && setProfiles({ list: [], error: errorMessage(e) }),
     );
     return () => abort.abort();
-  }, [settledQuery]);
+  }, [settledQuery, table]);
   // no choice made: the first profile found; a typed key is used once typing stops
   const settledChoice = useDebounced(chosen, 500);
   const profile = settledChoice ?? profiles.list[0]?.key ?? null;
@@ -221,7 +235,11 @@ function PreviewSection({ campaign, document, activity }: { campaign: string; do
     <section className="forms-preview" aria-label="Preview">
       <h4>Preview</h4>
       <div className="forms-row">
-        <Field id={`${idBase}-search`} label="Search profiles" help={profiles.error ? `Profiles unavailable: ${profiles.error}` : undefined}>
+        <Field
+          id={`${idBase}-search`}
+          label="Search profiles"
+          help={profiles.error ? `Profiles unavailable: ${profiles.error}` : "The start of a key or an email address."}
+        >
           {(a11y) => <input {...a11y} type="search" value={query} placeholder="name, email or id" onChange={(e) => setQuery(e.target.value)} />}
         </Field>
         <Field id={`${idBase}-profile`} label="Profile" help={profiles.error ? "Or type the profile's key below." : undefined}>
@@ -252,7 +270,7 @@ function PreviewSection({ campaign, document, activity }: { campaign: string; do
       {shown.error ? (
         <div role="alert">
           <p className="error">{shown.error}</p>
-          {shown.drops.length ? (
+          {shown.drops.length > 1 ? (
             <ul className="forms-problems">
               {shown.drops.map((d, i) => (
                 <li key={i}>

@@ -547,7 +547,7 @@ function ValueEditor({
       parse={parse}
       list={listId}
       placeholder={placeholder}
-      onFocus={() => suggestions.ask(formatScalar(v))}
+      onFocus={() => suggestions.ask("")}
       onChange={(next) => {
         suggestions.ask(formatScalar(next));
         set(next);
@@ -920,7 +920,11 @@ function FilterLeaf({ value, name, id, onChange }: { value: string; name: string
   const list = filters.data?.filters;
   const chosen = list?.find((f) => f.name === value);
   const options = list?.map((f) => ({ value: f.name, label: f.label ? `${f.name}: ${f.label}` : f.name }));
-  const help = filters.error ? `Filters unavailable: ${filters.error}` : chosen?.description ?? undefined;
+  const help = filters.error
+    ? `Filters unavailable: ${filters.error}`
+    : chosen?.error
+      ? `This filter cannot be used: ${chosen.error}`
+      : (chosen?.description ?? undefined);
   return (
     <Field id={id} label={<Named text="Filter" name={name} />} help={help}>
       {(a11y) =>

@@ -51,9 +51,14 @@ export interface SchedulePreview {
   timezone?: string;
   starts: string[];
 }
+/** GET /api/data/profiles: `profiles` (rows of the key and a few display columns). */
 export interface ProfilesResponse {
-  rows: Record<string, unknown>[];
+  table?: string;
   key?: string;
+  columns?: string[];
+  profiles?: Record<string, unknown>[];
+  /** the shape first announced */
+  rows?: Record<string, unknown>[];
   [key: string]: unknown;
 }
 /** The rendered message: subject, html, text, body, title… whatever the channel has. */
@@ -84,10 +89,11 @@ export const formsApi = {
       { signal },
     ),
   audiences: () => get<{ audiences: { name: string; rows?: number; dimension?: string }[] }>("/api/audiences"),
-  filters: () => get<{ filters: { name: string; description?: string | null; label?: string | null }[] }>("/api/filters"),
+  filters: () =>
+    get<{ filters: { name: string; description?: string | null; label?: string | null; error?: string | null }[] }>("/api/filters"),
   files: () => get<{ files: string[] }>("/api/content/files"),
-  profiles: (q: string, limit = 20, signal?: AbortSignal) =>
-    get<ProfilesResponse>(`/api/data/profiles?q=${enc(q)}&limit=${limit}`, { signal }),
+  profiles: (q: string, limit = 20, table?: string | null, signal?: AbortSignal) =>
+    get<ProfilesResponse>(`/api/data/profiles?q=${enc(q)}&limit=${limit}${table ? `&table=${enc(table)}` : ""}`, { signal }),
   count: (document: CampaignDocument, activity: string) => post<RuleCount>("/api/rules/count", { document, activity }),
   sql: (document: CampaignDocument, activity: string) => post<RuleSql>("/api/rules/sql", { document, activity }),
   schedulePreview: (schedule: unknown, timezone: string, count = 10, signal?: AbortSignal) =>

@@ -116,9 +116,14 @@ describe("profiles for the preview", () => {
   it("reads the profiles answer", async () => {
     const { profileChoices } = await import("./ContentEditor");
     expect(
-      profileChoices({ rows: [{ customer_id: 46, first_name: "Sophie", email: "s@x.example", city: "Nantes" }], key: "customer_id" }),
-    ).toEqual([{ key: "46", label: "46 · Sophie · s@x.example" }]);
-    expect(profileChoices({ rows: [{ id: "a" }] })).toEqual([{ key: "a", label: "a" }]);
-    expect(profileChoices({ rows: [] })).toEqual([]);
+      profileChoices({
+        table: "customers",
+        key: "customer_id",
+        columns: ["customer_id", "email", "first_name"],
+        profiles: [{ customer_id: 46, email: "s@x.example", first_name: "Sophie" }],
+      }),
+    ).toEqual([{ key: "46", label: "46 · s@x.example · Sophie" }]);
+    expect(profileChoices({ rows: [{ id: "a", name: null }] })).toEqual([{ key: "a", label: "a" }]);
+    expect(profileChoices({ profiles: [] })).toEqual([]);
   });
 });
