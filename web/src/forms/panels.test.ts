@@ -42,8 +42,7 @@ function checkLabels(html: string) {
     const attrs = m[2];
     if (/type="hidden"/.test(attrs)) continue;
     const id = /\sid="([^"]+)"/.exec(attrs)?.[1];
-    const inLabel = false;
-    const named = /aria-label="/.test(attrs) || (id && fors.includes(id)) || inLabel;
+    const named = /aria-label="/.test(attrs) || (id && fors.includes(id));
     if (!named) {
       // a checkbox wrapped in its label (day and month boxes, the preview's refresh)
       const before = html.slice(Math.max(0, m.index! - 200), m.index!);
