@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from overture.server import views
 from overture.server.auth import Approver, Manager, Viewer, actor
 from overture.server.errors import ApiError
-from overture.server.routes_editor import schedule_starts
+from overture.server.routes_editor import entity_tags, schedule_starts
 from overture.service.lifecycle import TRANSITIONS, Lifecycle, LifecycleError
 from overture.store.campaigns import CampaignRecord
 
@@ -124,8 +124,8 @@ def update_draft(request: Request, name: str, body: DocumentIn, user: Manager,
 
 
 def _matches(header: str, etag: str) -> bool:
-    """Whether an If-Match header names this ETag (or is `*`); weak tags compare too."""
-    tags = {tag.strip().removeprefix("W/") for tag in header.split(",")}
+    """Whether an If-Match header names this ETag (or is `*`)."""
+    tags = entity_tags(header)
     return "*" in tags or etag in tags
 
 

@@ -46,13 +46,14 @@ def _campaign_schema() -> tuple[bytes, str]:
 def campaign_schema(request: Request, user: Viewer) -> Response:
     body, etag = _campaign_schema()
     headers = {"ETag": etag, "Cache-Control": "private, no-cache"}
-    if etag in _tags(request.headers.get("if-none-match")):
+    if etag in entity_tags(request.headers.get("if-none-match")):
         return Response(status_code=304, headers=headers)
     return Response(body, media_type="application/json", headers=headers)
 
 
-def _tags(header: str | None) -> set[str]:
-    """The entity tags of an If-Match / If-None-Match header (weakness ignored)."""
+def entity_tags(header: str | None) -> set[str]:
+    """The entity tags an If-Match / If-None-Match header lists (`W/` dropped: weak
+    tags compare like strong ones), `*` included."""
     if not header:
         return set()
     out = set()
