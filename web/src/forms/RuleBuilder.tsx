@@ -11,7 +11,7 @@ import { useEffect, useId, useMemo, useRef, useState, type ReactNode } from "rea
 import type { CampaignDocument } from "../canvas/convert";
 import { errorMessage, formsApi, isAbort, useAudiences, useFilters, type LinkInfo } from "./api";
 import { findField, useFieldCatalog, type FieldCatalog, type FieldInfo } from "./catalog";
-import { Field, NumberishInput, Picker, ProblemSummary, YamlInput, useDebounced } from "./fields";
+import { Field, NumberishInput, Picker, ProblemList, ProblemSummary, YamlInput, useDebounced } from "./fields";
 import { formatScalar, parseNumberish, type PathProblem } from "./paths";
 import {
   AGGREGATE_FNS,
@@ -252,15 +252,7 @@ function GroupEditor({
           <option value="any">any of these (OR)</option>
         </select>
       </legend>
-      {messages.length ? (
-        <ul className="forms-problems">
-          {messages.map((m, i) => (
-            <li key={i} className="error">
-              {m}
-            </li>
-          ))}
-        </ul>
-      ) : null}
+      <ProblemList messages={messages} />
       {node.children.map((child, i) => (
         <NodeEditor
           key={i}
@@ -374,15 +366,7 @@ function LeafEditor({
         </div>
       </div>
       {body}
-      {messages.length ? (
-        <ul className="forms-problems">
-          {messages.map((m, i) => (
-            <li key={i} className="error">
-              {m}
-            </li>
-          ))}
-        </ul>
-      ) : null}
+      <ProblemList messages={messages} />
     </div>
   );
 }

@@ -3,7 +3,7 @@
 
 import { useEffect, useState, type ReactNode } from "react";
 import { errorMessage, formsApi, isAbort, type SchedulePreview } from "./api";
-import { Field, NumberishInput, useDebounced } from "./fields";
+import { Field, NumberishInput, ProblemList, useDebounced } from "./fields";
 import { problemsAt, setIn, type PathProblem } from "./paths";
 import {
   DAYS,
@@ -219,7 +219,7 @@ export function ScheduleEditor({
                 </label>
               );
             })}
-            <Problems messages={at(["monthly", "months"])} />
+            <ProblemList messages={at(["monthly", "months"])} />
           </fieldset>
         </>
       );
@@ -261,7 +261,7 @@ export function ScheduleEditor({
   return (
     <fieldset className="forms-fieldset forms-schedule" aria-label="Schedule">
       <legend>Schedule</legend>
-      <Problems messages={at([])} />
+      <ProblemList messages={at([])} />
       <Field id={id("kind")} label="Schedule kind" problems={[]}>
         {(a11y) => (
           <select {...a11y} value={kind ?? ""} onChange={(e) => onChange(switchKind(value, (e.target.value || null) as ScheduleKind | null))}>
@@ -283,19 +283,6 @@ export function ScheduleEditor({
       ) : null}
       <NextStarts schedule={isObj(value) ? value : undefined} timezone={timezone} />
     </fieldset>
-  );
-}
-
-function Problems({ messages }: { messages: string[] }) {
-  if (!messages.length) return null;
-  return (
-    <ul className="forms-problems">
-      {messages.map((m, i) => (
-        <li key={i} className="error">
-          {m}
-        </li>
-      ))}
-    </ul>
   );
 }
 
@@ -367,7 +354,7 @@ function DayBoxes({
           {d[0].toUpperCase() + d.slice(1)}
         </label>
       ))}
-      <Problems messages={problems} />
+      <ProblemList messages={problems} />
     </fieldset>
   );
 }

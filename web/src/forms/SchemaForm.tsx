@@ -4,7 +4,7 @@
 // defaults are never written.
 
 import type { ReactNode } from "react";
-import { Field, ListEditor, NumberishInput, Picker, YamlInput } from "./fields";
+import { Field, ListEditor, NumberishInput, Picker, ProblemList, YamlInput } from "./fields";
 import {
   controlId,
   formatScalar,
@@ -336,7 +336,7 @@ export function ValueField({
               )
             }
           />
-          <ProblemLines id={`${id}-problems`} messages={local && !problems.includes(local) ? [...problems, local] : problems} />
+          <ProblemList id={`${id}-problems`} messages={local && !problems.includes(local) ? [...problems, local] : problems} />
         </fieldset>
       );
     }
@@ -367,7 +367,7 @@ export function ValueField({
               Add {label.toLowerCase()}
             </button>
             {help ? <p className="hint">{help}</p> : null}
-            <ProblemLines id={`${id}-problems`} messages={problems} />
+            <ProblemList id={`${id}-problems`} messages={problems} />
           </div>
         );
       }
@@ -375,7 +375,7 @@ export function ValueField({
         <fieldset className="forms-fieldset" id={id}>
           <legend>{label}</legend>
           {help ? <p className="hint">{help}</p> : null}
-          <ProblemLines id={`${id}-problems`} messages={problems} />
+          <ProblemList id={`${id}-problems`} messages={problems} />
           {isObject(value) || value === undefined ? (
             <ObjectFields ctx={ctx} schema={s} value={value ?? {}} onChange={onChange} path={path} />
           ) : (
@@ -415,19 +415,6 @@ export function ValueField({
         </Field>
       );
   }
-}
-
-function ProblemLines({ id, messages }: { id: string; messages: string[] }) {
-  if (!messages.length) return null;
-  return (
-    <ul id={id} className="forms-problems">
-      {messages.map((m, i) => (
-        <li key={i} className="error">
-          {m}
-        </li>
-      ))}
-    </ul>
-  );
 }
 
 /** The name an item of a list of objects goes by: its id or name, else its position. */
@@ -488,7 +475,7 @@ function ObjectList({
         {required ? <span aria-hidden="true"> *</span> : null}
       </legend>
       {help ? <p className="hint">{help}</p> : null}
-      <ProblemLines id={`${id}-problems`} messages={problems} />
+      <ProblemList id={`${id}-problems`} messages={problems} />
       {items.map((item, i) => {
         const n = itemName(item, i);
         const itemPath = [...path, i];
@@ -513,7 +500,7 @@ function ObjectList({
                 Remove
               </button>
             </div>
-            <ProblemLines id={`${id}-${i}-problems`} messages={problemsAt(ctx.problems, itemPath)} />
+            <ProblemList id={`${id}-${i}-problems`} messages={problemsAt(ctx.problems, itemPath)} />
             {kindOf(resolved, root) === "object" && (isObject(item) || item === undefined) ? (
               <ObjectFields
                 ctx={{ ...ctx, scope: `${one} ${n}` }}
@@ -582,7 +569,7 @@ function MapEditor({
     <fieldset className="forms-fieldset" id={id}>
       <legend>{label}</legend>
       {help ? <p className="hint">{help}</p> : null}
-      <ProblemLines id={`${id}-problems`} messages={problems} />
+      <ProblemList id={`${id}-problems`} messages={problems} />
       {Object.entries(obj).map(([key, v], i) => {
         const nameId = `${id}-name-${i}`;
         const entryPath = [...path, key];

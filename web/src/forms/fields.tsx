@@ -58,16 +58,22 @@ export function Field({ id, label, help, problems = [], local, required, classNa
           {help}
         </p>
       ) : null}
-      {messages.length ? (
-        <ul id={`${id}-problems`} className="forms-problems">
-          {messages.map((m, i) => (
-            <li key={i} className="error">
-              {m}
-            </li>
-          ))}
-        </ul>
-      ) : null}
+      <ProblemList id={`${id}-problems`} messages={messages} />
     </div>
+  );
+}
+
+/** The problems about a control or a group of them, as a list (nothing when there are none). */
+export function ProblemList({ id, messages }: { id?: string; messages: string[] }) {
+  if (!messages.length) return null;
+  return (
+    <ul id={id} className="forms-problems">
+      {messages.map((m, i) => (
+        <li key={i} className="error">
+          {m}
+        </li>
+      ))}
+    </ul>
   );
 }
 
