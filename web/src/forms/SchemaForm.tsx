@@ -128,58 +128,10 @@ export function ObjectFields({
   );
 }
 
-/** One property of an object: its label, control, help and problems. */
-export function PropertyField({
-  ctx,
-  name,
-  schema,
-  required,
-  value,
-  onChange,
-  path,
-  label,
-}: {
+/** What the control of a value is given: where it stands, its schema, its value and how it changes. */
+interface ValueProps {
   ctx: FormContext;
-  name: string | number;
-  schema: JsonSchema;
-  required: boolean;
-  value: unknown;
-  onChange: (next: unknown) => void;
-  path: Path;
-  label?: string;
-}) {
-  const { schema: inner } = unwrapOptional(schema, ctx.root);
-  const text = label ?? labelFor(String(name), schema);
-  const id = controlId(ctx.idPrefix, path);
-  const problems = problemsAt(ctx.problems, path);
-  const special = ctx.renderSpecial?.({ name, label: text, path, schema: inner, required, value, onChange, id, problems });
-  if (special !== undefined) return <>{special}</>;
-  return (
-    <ValueField
-      ctx={ctx}
-      name={name}
-      schema={schema}
-      required={required}
-      value={value}
-      onChange={onChange}
-      path={path}
-      label={text}
-    />
-  );
-}
-
-/** The control for a value of any schema. */
-export function ValueField({
-  ctx,
-  name,
-  schema,
-  required,
-  value,
-  onChange,
-  path,
-  label,
-}: {
-  ctx: FormContext;
+  /** the property name (or list index) */
   name: string | number;
   schema: JsonSchema;
   required: boolean;
@@ -187,7 +139,28 @@ export function ValueField({
   onChange: (next: unknown) => void;
   path: Path;
   label: string;
-}) {
+}
+
+/** A control of several fields (a list of objects, a map, a union), with the help and problems of its value. */
+interface CompoundProps extends ValueProps {
+  help?: string;
+  problems: string[];
+}
+
+/** One property of an object: its label, control, help and problems. */
+export function PropertyField(props: Omit<ValueProps, "label"> & { label?: string }) {
+  const { ctx, name, schema, required, value, onChange, path, label } = props;
+  const { schema: inner } = unwrapOptional(schema, ctx.root);
+  const text = label ?? labelFor(String(name), schema);
+  const id = controlId(ctx.idPrefix, path);
+  const problems = problemsAt(ctx.problems, path);
+  const special = ctx.renderSpecial?.({ name, label: text, path, schema: inner, required, value, onChange, id, problems });
+  if (special !== undefined) return <>{special}</>;
+  return <ValueField {...props} label={text} />;
+}
+
+/** The control for a value of any schema. */
+export function ValueField({ ctx, name, schema, required, value, onChange, path, label }: ValueProps) {
   const { root } = ctx;
   const { schema: s, nullable } = unwrapOptional(schema, root);
   const outer = resolve(schema, root);
@@ -198,6 +171,7 @@ export function ValueField({
   const help = [helpFor(String(name), outer.description ?? s.description), constraintHint(s, root)].filter(Boolean).join(" · ") || undefined;
   const local = constraintProblem(s, value, root);
   const fieldProps = { id, label, help, problems, local, required };
+  const compound = { ctx, name, schema: s, value, onChange, path, label, required, help };
   const hasDefault = dflt !== undefined && dflt !== null;
 
   switch (kind) {
@@ -341,23 +315,9 @@ export function ValueField({
       );
     }
     case "objects":
-      return (
-        <ObjectList
-          ctx={ctx}
-          schema={s}
-          value={value}
-          onChange={onChange}
-          path={path}
-          label={label}
-          required={required}
-          help={help}
-          problems={local && !problems.includes(local) ? [...problems, local] : problems}
-        />
-      );
+      return <ObjectList {...compound} problems={local && !problems.includes(local) ? [...problems, local] : problems} />;
     case "map":
-      return (
-        <MapEditor ctx={ctx} schema={s} value={value} onChange={onChange} path={path} label={label} required={required} help={help} problems={problems} />
-      );
+      return <MapEditor {...compound} problems={problems} />;
     case "object": {
       const present = value !== undefined;
       if (!present && !required) {
@@ -392,20 +352,7 @@ export function ValueField({
       );
     }
     case "union":
-      return (
-        <UnionField
-          ctx={ctx}
-          name={name}
-          schema={s}
-          value={value}
-          onChange={onChange}
-          path={path}
-          label={label}
-          required={required}
-          help={help}
-          problems={problems}
-        />
-      );
+      return <UnionField {...compound} problems={problems} />;
     case "rule":
     case "any":
     default:
@@ -435,27 +382,7 @@ function freshId(base: string, items: unknown[]): string {
 }
 
 /** Repeatable fieldsets for a list of objects: Add, Remove, Move up, Move down. */
-function ObjectList({
-  ctx,
-  schema,
-  value,
-  onChange,
-  path,
-  label,
-  required,
-  help,
-  problems,
-}: {
-  ctx: FormContext;
-  schema: JsonSchema;
-  value: unknown;
-  onChange: (next: unknown) => void;
-  path: Path;
-  label: string;
-  required: boolean;
-  help?: string;
-  problems: string[];
-}) {
+function ObjectList({ ctx, schema, value, onChange, path, label, required, help, problems }: CompoundProps) {
   const { root } = ctx;
   const items = Array.isArray(value) ? value : [];
   const itemSchema = schema.items ?? {};
@@ -532,27 +459,7 @@ function ObjectList({
 }
 
 /** `additionalProperties` maps: one row per entry, name + value, in the document's order. */
-function MapEditor({
-  ctx,
-  schema,
-  value,
-  onChange,
-  path,
-  label,
-  required,
-  help,
-  problems,
-}: {
-  ctx: FormContext;
-  schema: JsonSchema;
-  value: unknown;
-  onChange: (next: unknown) => void;
-  path: Path;
-  label: string;
-  required: boolean;
-  help?: string;
-  problems: string[];
-}) {
+function MapEditor({ ctx, schema, value, onChange, path, label, required, help, problems }: CompoundProps) {
   const { root } = ctx;
   const obj = isObject(value) ? value : {};
   const valueSchema = typeof schema.additionalProperties === "object" ? schema.additionalProperties : {};
@@ -636,29 +543,7 @@ export function RenameInput({
 }
 
 /** A union: a picker of its variants, then the chosen variant's control. */
-function UnionField({
-  ctx,
-  name,
-  schema,
-  value,
-  onChange,
-  path,
-  label,
-  required,
-  help,
-  problems,
-}: {
-  ctx: FormContext;
-  name: string | number;
-  schema: JsonSchema;
-  value: unknown;
-  onChange: (next: unknown) => void;
-  path: Path;
-  label: string;
-  required: boolean;
-  help?: string;
-  problems: string[];
-}) {
+function UnionField({ ctx, name, schema, value, onChange, path, label, required, help, problems }: CompoundProps) {
   const { root } = ctx;
   const list = variants(schema, root);
   const chosen = value === undefined ? -1 : variantOf(schema, value, root);
