@@ -12,7 +12,7 @@ import type { CampaignDocument } from "../canvas/convert";
 import { errorMessage, formsApi, isAbort, useAudiences, useFilters, type LinkInfo } from "./api";
 import { findField, useFieldCatalog, type FieldCatalog, type FieldInfo } from "./catalog";
 import { Field, NumberishInput, Picker, ProblemList, ProblemSummary, YamlInput, useDebounced } from "./fields";
-import { formatScalar, parseNumberish, type PathProblem } from "./paths";
+import { formatScalar, parseNumberish, removeAt, replaceAt, type PathProblem } from "./paths";
 import {
   AGGREGATE_FNS,
   ENGAGEMENT_EVENTS,
@@ -238,7 +238,7 @@ function GroupEditor({
   const selectId = `${ctx.idPrefix}-${safeId(name)}-match`;
   const messages = path ? ctx.problems.filter((p) => p.path === path).map((p) => p.message) : [];
   const setChild = (i: number, child: RuleNode | null) => {
-    const children = child ? node.children.map((c, j) => (j === i ? child : c)) : node.children.filter((_, j) => j !== i);
+    const children = child ? replaceAt(node.children, i, child) : removeAt(node.children, i);
     onChange(children.length ? { ...node, children } : null);
   };
   return (
@@ -551,7 +551,7 @@ function ValueEditor({
       );
     case "pair": {
       const pair = Array.isArray(value) ? value : [value, ""];
-      const setAt = (i: number, v: unknown) => onChange(pair.map((x, j) => (j === i ? v : x)));
+      const setAt = (i: number, v: unknown) => onChange(replaceAt(pair, i, v));
       return (
         <>
           {datalist}
@@ -585,8 +585,8 @@ function ValueEditor({
               <label htmlFor={`${id}-${i}`} className="sr-only">
                 Value {i + 1} of {name}
               </label>
-              {input({ id: `${id}-${i}` }, item, (v) => onChange(items.map((x, j) => (j === i ? v : x))))}
-              <button type="button" aria-label={`Remove value ${i + 1} of ${name}`} onClick={() => onChange(items.filter((_, j) => j !== i))}>
+              {input({ id: `${id}-${i}` }, item, (v) => onChange(replaceAt(items, i, v)))}
+              <button type="button" aria-label={`Remove value ${i + 1} of ${name}`} onClick={() => onChange(removeAt(items, i))}>
                 ×
               </button>
             </div>

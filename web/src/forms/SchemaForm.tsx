@@ -4,14 +4,14 @@
 // defaults are never written.
 
 import type { ReactNode } from "react";
-import { Field, ListEditor, NumberishInput, Picker, ProblemList, YamlInput } from "./fields";
+import { Field, ItemButtons, ListEditor, NumberishInput, Picker, ProblemList, YamlInput } from "./fields";
 import {
   controlId,
   formatScalar,
   getIn,
-  move,
   problemsAt,
   renameKey,
+  replaceAt,
   setIn,
   type Path,
   type PathProblem,
@@ -412,20 +412,7 @@ function ObjectList({ ctx, schema, value, onChange, path, label, required, help,
               {singular(label)} {n}
             </legend>
             <div className="forms-item-actions">
-              <button type="button" aria-label={`Move ${one} ${n} up${ofScope(ctx)}`} disabled={i === 0} onClick={() => set(move(items, i, i - 1))}>
-                ↑
-              </button>
-              <button
-                type="button"
-                aria-label={`Move ${one} ${n} down${ofScope(ctx)}`}
-                disabled={i === items.length - 1}
-                onClick={() => set(move(items, i, i + 1))}
-              >
-                ↓
-              </button>
-              <button type="button" className="danger" aria-label={`Remove ${one} ${n}${ofScope(ctx)}`} onClick={() => set(items.filter((_, j) => j !== i))}>
-                Remove
-              </button>
+              <ItemButtons items={items} index={i} what={`${one} ${n}`} after={ofScope(ctx)} onChange={set} />
             </div>
             <ProblemList id={`${id}-${i}-problems`} messages={problemsAt(ctx.problems, itemPath)} />
             {kindOf(resolved, root) === "object" && (isObject(item) || item === undefined) ? (
@@ -433,7 +420,7 @@ function ObjectList({ ctx, schema, value, onChange, path, label, required, help,
                 ctx={{ ...ctx, scope: `${one} ${n}` }}
                 schema={resolved}
                 value={item}
-                onChange={(v) => set(items.map((x, j) => (j === i ? v : x)))}
+                onChange={(v) => set(replaceAt(items, i, v))}
                 path={itemPath}
               />
             ) : (
@@ -443,7 +430,7 @@ function ObjectList({ ctx, schema, value, onChange, path, label, required, help,
                 schema={itemSchema}
                 required
                 value={item}
-                onChange={(v) => set(items.map((x, j) => (j === i ? v : x)))}
+                onChange={(v) => set(replaceAt(items, i, v))}
                 path={itemPath}
                 label={`${singular(label)} ${n}`}
               />

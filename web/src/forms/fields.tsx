@@ -2,7 +2,7 @@
 // text that may hold a number, a YAML fallback, an editable list, a picker.
 
 import { useEffect, useId, useRef, useState, type ReactNode } from "react";
-import { deepEqual, formatScalar, fromYaml, parseNumberish, toYaml } from "./paths";
+import { deepEqual, formatScalar, fromYaml, move, parseNumberish, removeAt, replaceAt, toYaml } from "./paths";
 
 export interface FieldProps {
   id: string;
@@ -256,27 +256,14 @@ export function ListEditor({
       <ol>
         {items.map((item, i) => {
           const id = `${idPrefix}-${i}`;
-          const set = (v: unknown) => onChange(items.map((x, j) => (j === i ? v : x)));
+          const set = (v: unknown) => onChange(replaceAt(items, i, v));
           return (
             <li key={i}>
               <label htmlFor={id} className="sr-only">
                 {name} {i + 1}
               </label>
               {renderItem(item, set, { id })}
-              <button type="button" aria-label={`Move ${name} ${i + 1} up`} disabled={i === 0} onClick={() => onChange(swap(items, i, i - 1))}>
-                ↑
-              </button>
-              <button
-                type="button"
-                aria-label={`Move ${name} ${i + 1} down`}
-                disabled={i === items.length - 1}
-                onClick={() => onChange(swap(items, i, i + 1))}
-              >
-                ↓
-              </button>
-              <button type="button" className="danger" aria-label={`Remove ${name} ${i + 1}`} onClick={() => onChange(items.filter((_, j) => j !== i))}>
-                Remove
-              </button>
+              <ItemButtons items={items} index={i} what={`${name} ${i + 1}`} onChange={onChange} />
             </li>
           );
         })}
@@ -288,11 +275,41 @@ export function ListEditor({
   );
 }
 
-function swap<T>(list: T[], a: number, b: number): T[] {
-  if (b < 0 || b >= list.length) return list;
-  const out = [...list];
-  [out[a], out[b]] = [out[b], out[a]];
-  return out;
+/**
+ * Move up, Move down and Remove for item `index` of a list. `what` names the item in
+ * the buttons' names (`Keys 2`, `subset vip`), `after` ends them (` of subset vip`).
+ */
+export function ItemButtons<T>({
+  items,
+  index,
+  what,
+  after = "",
+  onChange,
+}: {
+  items: T[];
+  index: number;
+  what: string;
+  after?: string;
+  onChange: (next: T[]) => void;
+}) {
+  return (
+    <>
+      <button type="button" aria-label={`Move ${what} up${after}`} disabled={index === 0} onClick={() => onChange(move(items, index, index - 1))}>
+        ↑
+      </button>
+      <button
+        type="button"
+        aria-label={`Move ${what} down${after}`}
+        disabled={index === items.length - 1}
+        onClick={() => onChange(move(items, index, index + 1))}
+      >
+        ↓
+      </button>
+      <button type="button" className="danger" aria-label={`Remove ${what}${after}`} onClick={() => onChange(removeAt(items, index))}>
+        Remove
+      </button>
+    </>
+  );
 }
 
 /** Problems listed at the top of a panel. */

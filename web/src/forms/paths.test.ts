@@ -11,7 +11,9 @@ import {
   parseNumberish,
   problemsAt,
   problemsUnder,
+  removeAt,
   renameKey,
+  replaceAt,
   setIn,
   toYaml,
 } from "./paths";
@@ -66,7 +68,7 @@ describe("getIn and isSet", () => {
   });
 });
 
-describe("renameKey and move", () => {
+describe("renameKey, move, replaceAt and removeAt", () => {
   it("renames a key where it stands", () => {
     expect(Object.keys(renameKey({ a: 1, b: 2, c: 3 }, "b", "x"))).toEqual(["a", "x", "c"]);
     expect(renameKey({ a: 1 }, "a", "b", 5)).toEqual({ b: 5 });
@@ -74,6 +76,14 @@ describe("renameKey and move", () => {
   it("moves list items", () => {
     expect(move([1, 2, 3], 0, 1)).toEqual([2, 1, 3]);
     expect(move([1, 2, 3], 2, 3)).toEqual([1, 2, 3]);
+  });
+  it("replaces and removes list items, leaving the list as it was", () => {
+    const list = [1, 2, 3];
+    expect(replaceAt(list, 1, 9)).toEqual([1, 9, 3]);
+    expect(replaceAt(list, 3, 9)).toEqual([1, 2, 3]);
+    expect(removeAt(list, 0)).toEqual([2, 3]);
+    expect(removeAt(list, 5)).toEqual([1, 2, 3]);
+    expect(list).toEqual([1, 2, 3]);
   });
 });
 

@@ -83,6 +83,16 @@ export function renameKey(obj: Obj, from: string, to: string, ...changed: [unkno
   return out;
 }
 
+/** The list with item `index` replaced by `value`. */
+export function replaceAt<T>(list: T[], index: number, value: T): T[] {
+  return list.map((x, j) => (j === index ? value : x));
+}
+
+/** The list without item `index`. */
+export function removeAt<T>(list: T[], index: number): T[] {
+  return list.filter((_, j) => j !== index);
+}
+
 /** Move item `from` of a list to index `to`. */
 export function move<T>(list: T[], from: number, to: number): T[] {
   if (to < 0 || to >= list.length || from === to) return list;
