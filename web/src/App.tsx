@@ -1,12 +1,15 @@
-import { useCallback, useEffect, useState } from "react";
+import { lazy, Suspense, useCallback, useEffect, useState } from "react";
 import { auth, setUnauthorizedHandler, type User } from "./api";
 import { CampaignList } from "./pages/CampaignList";
 import { Login } from "./pages/Login";
 import { Editor } from "./editor/Editor";
-import { RunView } from "./monitor/RunView";
-import { ReportView } from "./reports/ReportView";
 import { href, navigate, useRoute } from "./router";
 import { SessionContext } from "./session";
+
+// Pages opened rarely load their code when first opened (the editor and the list
+// come with the app).
+const ReportView = lazy(() => import("./reports/ReportView").then((m) => ({ default: m.ReportView })));
+const RunView = lazy(() => import("./monitor/RunView").then((m) => ({ default: m.RunView })));
 
 /** The shell: who is logged in, the header, and the page the hash names. */
 export function App() {
@@ -88,7 +91,7 @@ export function App() {
           </button>
         </header>
       )}
-      {page}
+      <Suspense fallback={<p className="page">Loading…</p>}>{page}</Suspense>
     </SessionContext.Provider>
   );
 }

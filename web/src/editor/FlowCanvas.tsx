@@ -19,6 +19,7 @@ import { documentToCanvas, type CampaignDocument, type Position } from "../canva
 import { connect, setPositions } from "../canvas/edit";
 import { NODE_WIDTH } from "../canvas/geometry";
 import { ActivityNode } from "./ActivityNode";
+import { useAfterFirstPaint } from "./afterPaint";
 import { DND_TYPE } from "./context";
 import { deriveEdges, deriveNodes, type ActivityFlowNode, type PortFlowEdge } from "./flow";
 import { PortEdge } from "./PortEdge";
@@ -41,6 +42,7 @@ export interface FlowCanvasProps {
 
 function FlowCanvasView({ doc, selection, problemCounts, readOnly, dispatch, onDropType }: FlowCanvasProps) {
   const { screenToFlowPosition } = useReactFlow();
+  const painted = useAfterFirstPaint();
   const canvas = useMemo(() => documentToCanvas(doc), [doc]);
   const selectedNodes = useMemo(() => new Set(selection.nodes), [selection.nodes]);
   const selectedEdges = useMemo(() => new Set(selection.edges), [selection.edges]);
@@ -143,7 +145,8 @@ function FlowCanvasView({ doc, selection, problemCounts, readOnly, dispatch, onD
       >
         <Background gap={20} />
         <Controls />
-        <MiniMap pannable zoomable ariaLabel="Minimap" />
+        {/* a second drawing of every node: after the canvas's first paint */}
+        {painted && <MiniMap pannable zoomable ariaLabel="Minimap" />}
       </ReactFlow>
     </section>
   );

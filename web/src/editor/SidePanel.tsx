@@ -3,6 +3,7 @@
 import { useEffect, useRef } from "react";
 import type { Problem } from "../api";
 import type { Activity, CampaignDocument } from "../canvas/convert";
+import { useAfterFirstPaint } from "./afterPaint";
 import { ActivityProperties } from "./ActivityProperties";
 import { CampaignProperties } from "./CampaignProperties";
 import type { GroupedProblems } from "./problems";
@@ -29,6 +30,8 @@ const NONE: Problem[] = [];
 export function SidePanel(props: SidePanelProps) {
   const { campaign, doc, selected, problems, readOnly, focusToken } = props;
   const ref = useRef<HTMLElement>(null);
+  // the forms (hundreds of elements) wait for the canvas's first paint
+  const painted = useAfterFirstPaint();
   const handled = useRef(focusToken);
   const index = selected.length === 1 ? (doc.activities ?? []).findIndex((a) => a.id === selected[0]) : -1;
   const activity: Activity | undefined = index >= 0 ? doc.activities![index] : undefined;
@@ -91,7 +94,7 @@ export function SidePanel(props: SidePanelProps) {
   }
   return (
     <aside className="ov-panel" aria-label="Properties" ref={ref} onKeyDown={onKeyDown} onBlur={props.onEndOfTyping}>
-      {body}
+      {painted && body}
     </aside>
   );
 }

@@ -25,6 +25,8 @@ describe("flow nodes", () => {
     expect(nodes[0].ariaLabel).toBe("Build audience buyers: Buyers");
     expect(nodes[0].data.takesInputs).toBe(false);
     expect(nodes[2].ariaLabel).toBe("Email vip_mail, 2 problems");
+    // the size the canvas draws them at, until xyflow measures them
+    expect(tiers.measured).toEqual({ width: 200, height: 58 + 2 * 20 + 6 });
   });
 
   it("are the same objects when nothing about them changed", () => {

@@ -4,6 +4,7 @@
 // campaign redraws only what an edit touched). Unit-tested.
 import type { Edge, Node } from "@xyflow/react";
 import { type Activity, type Canvas, type CampaignDocument } from "../canvas/convert";
+import { NODE_WIDTH, nodeHeight } from "../canvas/geometry";
 import { activityKind, takesInputs, typeName } from "../canvas/palette";
 
 export interface ActivityNodeData extends Record<string, unknown> {
@@ -84,7 +85,10 @@ export function deriveNodes(
       draggable: !readOnly,
       connectable: !readOnly,
       deletable: false,
-      ...(prev?.measured ? { measured: prev.measured } : {}),
+      // xyflow's measure of the node, or, for a new node, the size it is drawn at
+      // (geometry.ts): with a size, xyflow shows the node and fits the view at once,
+      // and its measure, when equal, changes nothing (no second drawing of every node)
+      measured: prev?.measured ?? { width: NODE_WIDTH, height: nodeHeight(ports.length) },
       ariaLabel: nodeAriaLabel(data),
       domAttributes: { "data-testid": `node-${cn.id}` } as ActivityFlowNode["domAttributes"],
     };

@@ -1,10 +1,12 @@
 // Load the campaign: its draft (with the ETag that guards saving), or, when it has
 // none, its latest published version, to be shown read-only.
 import { useCallback, useEffect, useState } from "react";
+import { flushSync } from "react-dom";
 import { ApiError, type CampaignDetail } from "../api";
 import type { CampaignDocument } from "../canvas/convert";
 import { ensurePositions } from "../canvas/layout";
-import { getCampaign, getVersion } from "./server";
+import { takePrefetched } from "./prefetch";
+import { getCampaignFirst, getVersion } from "./server";
 
 export type LoadState =
   | { status: "loading" }
@@ -29,7 +31,9 @@ export function useCampaignLoad(name: string): { state: LoadState; reload: () =>
     let live = true;
     (async () => {
       try {
-        const { body: detail, etag } = await getCampaign(name);
+        // the first load may find the campaign already asked for (./prefetch)
+        const prefetched = generation === 0 ? takePrefetched(name) : null;
+        const { body: detail, etag } = await getCampaignFirst(name, prefetched);
         let source: CampaignDocument | null = detail.draft as CampaignDocument | null;
         let versionView: number | null = null;
         if (!source && detail.latest_version) {
@@ -37,7 +41,9 @@ export function useCampaignLoad(name: string): { state: LoadState; reload: () =>
           versionView = detail.latest_version;
         }
         const doc = ensurePositions(source ?? { name, activities: [] });
-        if (live) setState({ status: "ready", detail, etag, doc, versionView, generation });
+        // synchronously: the canvas's nodes, which xyflow takes from an effect, are then
+        // drawn in the same task as the rest of the editor, not after a first paint without them
+        if (live) flushSync(() => setState({ status: "ready", detail, etag, doc, versionView, generation }));
       } catch (e) {
         if (live) setState({ status: "error", message: e instanceof ApiError ? e.message : String(e) });
       }

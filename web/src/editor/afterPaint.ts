@@ -1,0 +1,23 @@
+// Parts of the editor that can wait a frame (the minimap, the Properties panel's
+// forms) are drawn once the canvas has been painted: opening a big campaign then
+// shows its activities first, the rest in the next frame.
+import { useEffect, useState } from "react";
+
+/** False until the frame after the first commit has been painted, then true. */
+export function useAfterFirstPaint(): boolean {
+  const [painted, setPainted] = useState(false);
+  useEffect(() => {
+    let task: ReturnType<typeof setTimeout> | undefined;
+    const done = () => setPainted(true);
+    // the task after the next animation frame runs once that frame is painted
+    const frame = requestAnimationFrame(() => (task = setTimeout(done)));
+    // no frames in a hidden page: do not wait for one
+    const fallback = setTimeout(done, 250);
+    return () => {
+      cancelAnimationFrame(frame);
+      clearTimeout(task);
+      clearTimeout(fallback);
+    };
+  }, []);
+  return painted;
+}
