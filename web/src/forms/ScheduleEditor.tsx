@@ -286,49 +286,27 @@ export function ScheduleEditor({
   );
 }
 
-function TimeField({
-  id,
-  label,
-  value,
-  problems,
-  onChange,
-}: {
+interface InputFieldProps {
   id: string;
   label: string;
   value: unknown;
   problems: string[];
   onChange: (v: string | undefined) => void;
-}) {
+}
+
+/** A time or a date, as the text of its input; empty stores undefined. */
+function DateTimeField({ type, help, id, label, value, problems, onChange }: InputFieldProps & { type: "time" | "date"; help: string }) {
   return (
-    <Field id={id} label={label} help="HH:MM, local time." problems={problems}>
+    <Field id={id} label={label} help={help} problems={problems}>
       {(a11y) => (
-        <input {...a11y} type="time" value={typeof value === "string" ? value : ""} onChange={(e) => onChange(e.target.value || undefined)} />
+        <input {...a11y} type={type} value={typeof value === "string" ? value : ""} onChange={(e) => onChange(e.target.value || undefined)} />
       )}
     </Field>
   );
 }
 
-function DateField({
-  id,
-  label,
-  value,
-  problems,
-  onChange,
-}: {
-  id: string;
-  label: string;
-  value: unknown;
-  problems: string[];
-  onChange: (v: string | undefined) => void;
-}) {
-  return (
-    <Field id={id} label={label} help="Optional, inclusive." problems={problems}>
-      {(a11y) => (
-        <input {...a11y} type="date" value={typeof value === "string" ? value : ""} onChange={(e) => onChange(e.target.value || undefined)} />
-      )}
-    </Field>
-  );
-}
+const TimeField = (props: InputFieldProps) => <DateTimeField {...props} type="time" help="HH:MM, local time." />;
+const DateField = (props: InputFieldProps) => <DateTimeField {...props} type="date" help="Optional, inclusive." />;
 
 function DayBoxes({
   legend,
