@@ -381,21 +381,22 @@ function Named({ text, name }: { text: string; name: string }) {
   );
 }
 
-function ConditionLeaf({
-  node,
-  name,
-  id,
-  onChange,
-  ctx,
-  fieldList,
-}: {
-  node: ConditionNode;
+/** What the settings of a leaf are given: the leaf, its name (`condition 3`), its control ids and how it changes. */
+interface LeafProps<N extends RuleNode> {
+  node: N;
   name: string;
   id: (part: string) => string;
   onChange: (next: RuleNode) => void;
+}
+
+/** A leaf on the rows a link reaches (aggregate, exists): also where it stands, for its `where` rule. */
+interface LinkLeafProps<N extends AggregateNode | ExistsNode> extends LeafProps<N> {
+  number: string;
+  path: string;
   ctx: Ctx;
-  fieldList: string;
-}) {
+}
+
+function ConditionLeaf({ node, name, id, onChange, ctx, fieldList }: LeafProps<ConditionNode> & { ctx: Ctx; fieldList: string }) {
   const field = findField(ctx.catalog.fields, ctx.catalog.table, node.field);
   const family = typeFamily(field?.type);
   return (
@@ -637,31 +638,25 @@ function LinkPicker({
   );
 }
 
-/** The `where` of an exists or aggregate leaf: a rule on the linked table. */
+/** The `where` of an exists or aggregate leaf (at `exists.where`, `aggregate.where`): a rule on the linked table. */
 function WhereEditor({
-  where,
+  node,
   number,
   path,
   name,
-  linkTable,
   ctx,
   onChange,
-}: {
-  where: RuleNode | undefined;
-  number: string;
-  path: string;
-  name: string;
-  linkTable: string | null;
-  ctx: Ctx;
-  onChange: (next: RuleNode | undefined) => void;
-}) {
+  linkTable,
+}: LinkLeafProps<AggregateNode | ExistsNode> & { linkTable: string | null }) {
+  const where = node.where;
+  const setWhere = (next: RuleNode | undefined) => onChange({ ...node, where: next });
   const catalog = useFieldCatalog(linkTable);
   const listId = `${ctx.idPrefix}-${safeId(number)}-where-fields`;
   const inner: Ctx = { ...ctx, catalog };
   if (!where) {
     return (
       <div className="rule-actions">
-        <button type="button" aria-label={`Add where to ${name}`} onClick={() => onChange(newLeaf("condition"))}>
+        <button type="button" aria-label={`Add where to ${name}`} onClick={() => setWhere(newLeaf("condition"))}>
           + Where
         </button>
       </div>
@@ -672,7 +667,7 @@ function WhereEditor({
       <div className="rule-not-head">
         <span className="rule-badge">WHERE</span>
         <span className="muted">{linkTable ? `rows of ${linkTable}` : "related rows"}</span>
-        <button type="button" aria-label={`Remove where of ${name}`} onClick={() => onChange(undefined)}>
+        <button type="button" aria-label={`Remove where of ${name}`} onClick={() => setWhere(undefined)}>
           Remove where
         </button>
       </div>
@@ -683,7 +678,14 @@ function WhereEditor({
           </option>
         ))}
       </datalist>
-      <RuleRoot node={where} onChange={(n) => onChange(n ?? undefined)} prefix={`${number} where`} path={path} ctx={inner} fieldList={listId} />
+      <RuleRoot
+        node={where}
+        onChange={(n) => setWhere(n ?? undefined)}
+        prefix={`${number} where`}
+        path={join(path, `${node.kind}.where`)}
+        ctx={inner}
+        fieldList={listId}
+      />
     </div>
   );
 }
@@ -692,23 +694,8 @@ function linkTableOf(links: LinkInfo[], link: string): string | null {
   return links.find((l) => l.name === link)?.table ?? null;
 }
 
-function AggregateLeaf({
-  node,
-  name,
-  number,
-  path,
-  id,
-  onChange,
-  ctx,
-}: {
-  node: AggregateNode;
-  name: string;
-  number: string;
-  path: string;
-  id: (part: string) => string;
-  onChange: (next: RuleNode) => void;
-  ctx: Ctx;
-}) {
+function AggregateLeaf(props: LinkLeafProps<AggregateNode>) {
+  const { node, name, id, onChange, ctx } = props;
   const linkTable = linkTableOf(ctx.catalog.links, node.link);
   const linked = useFieldCatalog(linkTable);
   const columns = linked.fields.filter((f) => !f.name.includes("."));
@@ -767,66 +754,25 @@ function AggregateLeaf({
           onChange={(value) => onChange({ ...node, value })}
         />
       </div>
-      <WhereEditor
-        where={node.where}
-        number={number}
-        path={join(path, "aggregate.where")}
-        name={name}
-        linkTable={linkTable}
-        ctx={ctx}
-        onChange={(where) => onChange({ ...node, where })}
-      />
+      <WhereEditor {...props} linkTable={linkTable} />
     </>
   );
 }
 
-function ExistsLeaf({
-  node,
-  name,
-  number,
-  path,
-  id,
-  onChange,
-  ctx,
-}: {
-  node: ExistsNode;
-  name: string;
-  number: string;
-  path: string;
-  id: (part: string) => string;
-  onChange: (next: RuleNode) => void;
-  ctx: Ctx;
-}) {
+function ExistsLeaf(props: LinkLeafProps<ExistsNode>) {
+  const { node, name, id, onChange, ctx } = props;
   const linkTable = linkTableOf(ctx.catalog.links, node.link);
   return (
     <>
       <div className="rule-row">
         <LinkPicker id={id("link")} name={name} value={node.link} links={ctx.catalog.links} onChange={(link) => onChange({ ...node, link })} />
       </div>
-      <WhereEditor
-        where={node.where}
-        number={number}
-        path={join(path, "exists.where")}
-        name={name}
-        linkTable={linkTable}
-        ctx={ctx}
-        onChange={(where) => onChange({ ...node, where })}
-      />
+      <WhereEditor {...props} linkTable={linkTable} />
     </>
   );
 }
 
-function EngagementLeaf({
-  node,
-  name,
-  id,
-  onChange,
-}: {
-  node: EngagementNode;
-  name: string;
-  id: (part: string) => string;
-  onChange: (next: RuleNode) => void;
-}) {
+function EngagementLeaf({ node, name, id, onChange }: LeafProps<EngagementNode>) {
   const text = (key: "campaign" | "activity" | "within", label: string, help?: string, placeholder?: string) => (
     <Field id={id(key)} label={<Named text={label} name={name} />} help={help}>
       {(a11y) => (
