@@ -8,7 +8,7 @@ import type { ActivityPanelProps } from "../panels";
 import { useAudiences, useCampaignSchema, useColumns, useTables } from "./api";
 import { useFieldCatalog } from "./catalog";
 import { CHANNELS, CONTENT_KEYS, ContentEditor, ContentTextField, isContentText } from "./ContentEditor";
-import { Field, Picker, ProblemSummary } from "./fields";
+import { Field, FieldDatalist, Picker, ProblemSummary } from "./fields";
 import { activityRelative, formatPath, problemsAt, problemsUnder, setIn, type PathProblem } from "./paths";
 import { RuleBuilder } from "./RuleBuilder";
 import { ObjectFields, PropertyField, itemName, type FormContext, type SpecialField } from "./SchemaForm";
@@ -329,13 +329,5 @@ function AudienceField({ field }: { field: SpecialField }) {
 function ColumnList({ id, table }: { id: string; table: string | null }) {
   const tables = useTables();
   const catalog = useFieldCatalog(table ?? tables.data?.target ?? null);
-  return (
-    <datalist id={id}>
-      {catalog.fields.map((f) => (
-        <option key={f.name} value={f.name}>
-          {f.type}
-        </option>
-      ))}
-    </datalist>
-  );
+  return <FieldDatalist id={id} fields={catalog.fields} />;
 }

@@ -11,7 +11,7 @@ import { useEffect, useId, useMemo, useRef, useState, type ReactNode } from "rea
 import type { CampaignDocument } from "../canvas/convert";
 import { errorMessage, formsApi, isAbort, useAudiences, useFilters, type LinkInfo } from "./api";
 import { findField, useFieldCatalog, type FieldCatalog, type FieldInfo } from "./catalog";
-import { Field, NumberishInput, Picker, ProblemList, ProblemSummary, YamlInput, useDebounced } from "./fields";
+import { Field, FieldDatalist, NumberishInput, Picker, ProblemList, ProblemSummary, YamlInput, useDebounced } from "./fields";
 import { formatScalar, parseNumberish, removeAt, replaceAt, type PathProblem } from "./paths";
 import {
   AGGREGATE_FNS,
@@ -119,13 +119,7 @@ export function RuleBuilder({
         <strong>{label}</strong>
         {catalog.error ? <span className="warning">Field list unavailable: {catalog.error}</span> : null}
       </div>
-      <datalist id={datalistId}>
-        {catalog.fields.map((f) => (
-          <option key={f.name} value={f.name}>
-            {f.type}
-          </option>
-        ))}
-      </datalist>
+      <FieldDatalist id={datalistId} fields={catalog.fields} />
       {problems.some((p) => p.path === "") ? <ProblemSummary problems={problems.filter((p) => p.path === "")} title="Rule problems" /> : null}
       <RuleRoot node={tree} onChange={set} prefix="" path="" ctx={ctx} fieldList={datalistId} />
       {count ? <RuleTools document={count.document} activity={count.activity} rule={value} /> : null}
@@ -671,13 +665,7 @@ function WhereEditor({
           Remove where
         </button>
       </div>
-      <datalist id={listId}>
-        {catalog.fields.map((f) => (
-          <option key={f.name} value={f.name}>
-            {f.type}
-          </option>
-        ))}
-      </datalist>
+      <FieldDatalist id={listId} fields={catalog.fields} />
       <RuleRoot
         node={where}
         onChange={(n) => setWhere(n ?? undefined)}
@@ -730,13 +718,7 @@ function AggregateLeaf(props: LinkLeafProps<AggregateNode>) {
                 value={node.field ?? ""}
                 onChange={(e) => onChange({ ...node, field: e.target.value === "" ? undefined : e.target.value })}
               />
-              <datalist id={fieldsId}>
-                {columns.map((f) => (
-                  <option key={f.name} value={f.name}>
-                    {f.type}
-                  </option>
-                ))}
-              </datalist>
+              <FieldDatalist id={fieldsId} fields={columns} />
             </>
           )}
         </Field>

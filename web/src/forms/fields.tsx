@@ -2,6 +2,7 @@
 // text that may hold a number, a YAML fallback, an editable list, a picker.
 
 import { useEffect, useId, useRef, useState, type ReactNode } from "react";
+import type { FieldInfo } from "./catalog";
 import { deepEqual, formatScalar, fromYaml, move, parseNumberish, removeAt, replaceAt, toYaml } from "./paths";
 
 export interface FieldProps {
@@ -309,6 +310,19 @@ export function ItemButtons<T>({
         Remove
       </button>
     </>
+  );
+}
+
+/** A `<datalist>` of fields (their names, their types as labels), offered to the inputs that name one. */
+export function FieldDatalist({ id, fields }: { id: string; fields: FieldInfo[] }) {
+  return (
+    <datalist id={id}>
+      {fields.map((f) => (
+        <option key={f.name} value={f.name}>
+          {f.type}
+        </option>
+      ))}
+    </datalist>
   );
 }
 
