@@ -11,7 +11,18 @@ import { useEffect, useId, useMemo, useRef, useState, type ReactNode } from "rea
 import type { CampaignDocument } from "../canvas/convert";
 import { errorMessage, formsApi, isAbort, useAudiences, useFilters, type LinkInfo } from "./api";
 import { findField, useFieldCatalog, type FieldCatalog, type FieldInfo } from "./catalog";
-import { Field, FieldDatalist, NumberishInput, Picker, ProblemList, ProblemSummary, YamlInput, useDebounced } from "./fields";
+import {
+  Field,
+  FieldDatalist,
+  NumberishInput,
+  Picker,
+  ProblemList,
+  ProblemSummary,
+  YamlInput,
+  useDebounced,
+  type InputA11y,
+  type PickerOption,
+} from "./fields";
 import { formatScalar, parseNumberish, removeAt, replaceAt, type PathProblem } from "./paths";
 import {
   AGGREGATE_FNS,
@@ -604,6 +615,15 @@ function ValueEditor({
   }
 }
 
+/** A name a leaf needs (a link, an audience, a filter): a picker of the known ones, or text while they are unknown. */
+function NameInput({ a11y, value, options, onChange }: { a11y: InputA11y; value: string; options: PickerOption[] | undefined; onChange: (v: string) => void }) {
+  return options ? (
+    <Picker a11y={a11y} value={value || undefined} options={options} onChange={(v) => onChange(v ?? "")} emptyLabel="(choose)" />
+  ) : (
+    <input {...a11y} type="text" value={value} onChange={(e) => onChange(e.target.value)} />
+  );
+}
+
 /** A link of the dimension: a select of its links of that cardinality, or text when unknown. */
 function LinkPicker({
   id,
@@ -621,13 +641,9 @@ function LinkPicker({
   const many = links.filter((l) => l.cardinality === "many");
   return (
     <Field id={id} label={<Named text="Link" name={name} />} help={many.length ? undefined : "A many-cardinality link of schema.yaml, such as purchases."}>
-      {(a11y) =>
-        many.length ? (
-          <Picker a11y={a11y} value={value || undefined} options={many.map((l) => ({ value: l.name, label: `${l.name} (${l.table})` }))} onChange={(v) => onChange(v ?? "")} emptyLabel="(choose)" />
-        ) : (
-          <input {...a11y} type="text" value={value} onChange={(e) => onChange(e.target.value)} />
-        )
-      }
+      {(a11y) => (
+        <NameInput a11y={a11y} value={value} options={many.length ? many.map((l) => ({ value: l.name, label: `${l.name} (${l.table})` })) : undefined} onChange={onChange} />
+      )}
     </Field>
   );
 }
@@ -816,13 +832,7 @@ function AudienceLeaf({ value, name, id, onChange }: { value: string; name: stri
   const options = audiences.data?.audiences.map((a) => ({ value: a.name, label: a.rows !== undefined ? `${a.name} (${a.rows})` : a.name }));
   return (
     <Field id={id} label={<Named text="Audience" name={name} />} help={audiences.error ? `Audiences unavailable: ${audiences.error}` : undefined}>
-      {(a11y) =>
-        options ? (
-          <Picker a11y={a11y} value={value || undefined} options={options} onChange={(v) => onChange(v ?? "")} emptyLabel="(choose)" />
-        ) : (
-          <input {...a11y} type="text" value={value} onChange={(e) => onChange(e.target.value)} />
-        )
-      }
+      {(a11y) => <NameInput a11y={a11y} value={value} options={options} onChange={onChange} />}
     </Field>
   );
 }
@@ -839,13 +849,7 @@ function FilterLeaf({ value, name, id, onChange }: { value: string; name: string
       : (chosen?.description ?? undefined);
   return (
     <Field id={id} label={<Named text="Filter" name={name} />} help={help}>
-      {(a11y) =>
-        options ? (
-          <Picker a11y={a11y} value={value || undefined} options={options} onChange={(v) => onChange(v ?? "")} emptyLabel="(choose)" />
-        ) : (
-          <input {...a11y} type="text" value={value} onChange={(e) => onChange(e.target.value)} />
-        )
-      }
+      {(a11y) => <NameInput a11y={a11y} value={value} options={options} onChange={onChange} />}
     </Field>
   );
 }

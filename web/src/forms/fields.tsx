@@ -78,7 +78,7 @@ export function ProblemList({ id, messages }: { id?: string; messages: string[] 
   );
 }
 
-type InputA11y = {
+export type InputA11y = {
   id?: string;
   "aria-describedby"?: string;
   "aria-invalid"?: boolean;
