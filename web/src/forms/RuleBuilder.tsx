@@ -450,17 +450,34 @@ function OperatorPicker({
   const ops = operatorsFor(family);
   return (
     <Field id={id} label={<Named text="Operator" name={name} />}>
-      {(a11y) => (
-        <select {...a11y} value={op} onChange={(e) => onChange(e.target.value)}>
-          {!ops.includes(op) ? <option value={op}>{OPERATOR_LABELS[op] ?? op}</option> : null}
-          {ops.map((o) => (
-            <option key={o} value={o}>
-              {OPERATOR_LABELS[o] ?? o}
-            </option>
-          ))}
-        </select>
-      )}
+      {(a11y) => <ChoiceSelect a11y={a11y} value={op} choices={ops} label={(o) => OPERATOR_LABELS[o] ?? o} onChange={onChange} />}
     </Field>
+  );
+}
+
+/** A `<select>` of fixed choices that keeps a current value not among them. */
+function ChoiceSelect({
+  a11y,
+  value,
+  choices,
+  label = (choice) => choice,
+  onChange,
+}: {
+  a11y: InputA11y;
+  value: string;
+  choices: string[];
+  label?: (choice: string) => string;
+  onChange: (v: string) => void;
+}) {
+  return (
+    <select {...a11y} value={value} onChange={(e) => onChange(e.target.value)}>
+      {!choices.includes(value) ? <option value={value}>{label(value)}</option> : null}
+      {choices.map((c) => (
+        <option key={c} value={c}>
+          {label(c)}
+        </option>
+      ))}
+    </select>
   );
 }
 
@@ -712,16 +729,7 @@ function AggregateLeaf(props: LinkLeafProps<AggregateNode>) {
       <div className="rule-row">
         <LinkPicker id={id("link")} name={name} value={node.link} links={ctx.catalog.links} onChange={(link) => onChange({ ...node, link })} />
         <Field id={id("fn")} label={<Named text="Function" name={name} />}>
-          {(a11y) => (
-            <select {...a11y} value={node.fn} onChange={(e) => onChange({ ...node, fn: e.target.value })}>
-              {!AGGREGATE_FNS.includes(node.fn) ? <option value={node.fn}>{node.fn}</option> : null}
-              {AGGREGATE_FNS.map((f) => (
-                <option key={f} value={f}>
-                  {f}
-                </option>
-              ))}
-            </select>
-          )}
+          {(a11y) => <ChoiceSelect a11y={a11y} value={node.fn} choices={AGGREGATE_FNS} onChange={(fn) => onChange({ ...node, fn })} />}
         </Field>
         <Field id={id("agg-field")} label={<Named text="Of field" name={name} />} help={node.fn === "count" ? "optional for count" : undefined}>
           {(a11y) => (
@@ -788,24 +796,12 @@ function EngagementLeaf({ node, name, id, onChange }: LeafProps<EngagementNode>)
     <div className="rule-row">
       <Field id={id("event")} label={<Named text="Event" name={name} />}>
         {(a11y) => (
-          <select
-            {...a11y}
+          <ChoiceSelect
+            a11y={a11y}
             value={node.event}
-            onChange={(e) =>
-              onChange({
-                ...node,
-                event: e.target.value,
-                includeMachine: e.target.value === "opened" || e.target.value === "clicked" ? node.includeMachine : undefined,
-              })
-            }
-          >
-            {!ENGAGEMENT_EVENTS.includes(node.event) ? <option value={node.event}>{node.event}</option> : null}
-            {ENGAGEMENT_EVENTS.map((e) => (
-              <option key={e} value={e}>
-                {e}
-              </option>
-            ))}
-          </select>
+            choices={ENGAGEMENT_EVENTS}
+            onChange={(event) => onChange({ ...node, event, includeMachine: event === "opened" || event === "clicked" ? node.includeMachine : undefined })}
+          />
         )}
       </Field>
       {text("campaign", "Campaign", "empty: any campaign")}
