@@ -257,16 +257,16 @@ function LinkedRule({
   );
 }
 
+/** What the `Field` of a field the panel renders itself takes from it. */
+const fieldProps = ({ id, label, problems, required }: SpecialField) => ({ id, label, problems, required });
+
 /** An activity's `target`: a table of the data plane (text when the list is unavailable). */
 function TableField({ field }: { field: SpecialField }) {
   const tables = useTables();
   const value = typeof field.value === "string" ? field.value : undefined;
   return (
     <Field
-      id={field.id}
-      label={field.label}
-      problems={field.problems}
-      required={field.required}
+      {...fieldProps(field)}
       help={tables.error ? `Tables unavailable: ${tables.error}` : "The dimension this activity reads; empty: the campaign's target."}
     >
       {(a11y) =>
@@ -297,10 +297,7 @@ function AudienceField({ field }: { field: SpecialField }) {
   const listId = `${field.id}-audiences`;
   return (
     <Field
-      id={field.id}
-      label={field.label}
-      problems={field.problems}
-      required={field.required}
+      {...fieldProps(field)}
       help={audiences.error ? `Audiences unavailable: ${audiences.error}` : "A saved audience's name."}
       local={constraintProblem(field.schema, field.value, { })}
     >
