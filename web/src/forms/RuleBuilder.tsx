@@ -419,6 +419,23 @@ function ConditionLeaf({ node, name, id, onChange, ctx, fieldList }: LeafProps<C
           />
         )}
       </Field>
+      <Comparison node={node} name={name} id={id} onChange={onChange} family={family} field={field} variables={ctx.variables} />
+    </div>
+  );
+}
+
+/** The comparison of a condition or an aggregate: its operator, and its value (adapted to a new operator). */
+function Comparison({
+  node,
+  name,
+  id,
+  onChange,
+  family,
+  field,
+  variables,
+}: LeafProps<ConditionNode | AggregateNode> & { family: TypeFamily | null; field: FieldInfo | undefined; variables: string[] }) {
+  return (
+    <>
       <OperatorPicker id={id("op")} name={name} op={node.op} family={family} onChange={(op) => onChange({ ...node, op, value: adaptValue(node.value, op) })} />
       <ValueEditor
         id={id("value")}
@@ -427,10 +444,10 @@ function ConditionLeaf({ node, name, id, onChange, ctx, fieldList }: LeafProps<C
         value={node.value}
         family={family}
         field={field}
-        variables={ctx.variables}
+        variables={variables}
         onChange={(value) => onChange({ ...node, value })}
       />
-    </div>
+    </>
   );
 }
 
@@ -748,16 +765,14 @@ function AggregateLeaf(props: LinkLeafProps<AggregateNode>) {
         </Field>
       </div>
       <div className="rule-row">
-        <OperatorPicker id={id("op")} name={name} op={node.op} family={family} onChange={(op) => onChange({ ...node, op, value: adaptValue(node.value, op) })} />
-        <ValueEditor
-          id={id("value")}
+        <Comparison
+          node={node}
           name={name}
-          op={node.op}
-          value={node.value}
+          id={id}
+          onChange={onChange}
           family={family}
           field={node.fn === "min" || node.fn === "max" ? column : undefined}
           variables={ctx.variables}
-          onChange={(value) => onChange({ ...node, value })}
         />
       </div>
       <WhereEditor {...props} linkTable={linkTable} />
