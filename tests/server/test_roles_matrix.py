@@ -27,9 +27,15 @@ from server.conftest import FORGED, PASSWORD, Api, header, small_document, usern
 pytestmark = pytest.mark.xdist_group("server_roles")
 
 OPEN = {("POST", "/api/auth/login")}
-#: outside /api, only the tracking links answer without login: their signed token (or a
+#: outside /api, the tracking links answer without login: their signed token (or a
 #: provider's webhook secret) is the credential
 TRACKING = {("GET", "/u/{token}"), ("POST", "/u/{token}"), ("POST", "/hooks/{provider}")}
+#: and the health checks, for load balancers and orchestrators: they say whether the
+#: process answers and whether its parts work, nothing about campaigns or people
+HEALTH = {("GET", "/health"), ("GET", "/health/ready")}
+#: /metrics takes the scrape token of [server] metrics_token_env or any user (viewer and
+#: up); tests/server/test_operations.py calls it with each
+METRICS = ("GET", "/metrics")
 ROLES = sorted(Role, key=lambda role: role.rank)
 PARAM = re.compile(r"{(\w+)}")
 
@@ -89,10 +95,11 @@ def endpoints(*, api: bool = True) -> list[Endpoint]:
 ENDPOINTS = [e for e in endpoints() if (e.method, e.path) not in OPEN]
 
 
-def test_outside_the_api_only_the_tracking_links_answer_without_login() -> None:
-    others = {(e.method, e.path) for e in endpoints(api=False)}
-    assert others == TRACKING
-    assert all(e.min_role is None for e in endpoints(api=False))
+def test_outside_the_api_only_tracking_links_and_health_checks_answer_without_login() -> None:
+    others = {(e.method, e.path): e.min_role for e in endpoints(api=False)}
+    assert set(others) == TRACKING | HEALTH | {METRICS}
+    assert others.pop(METRICS) == Role.VIEWER
+    assert all(role is None for role in others.values())
 
 
 def test_every_api_route_declares_its_role() -> None:

@@ -28,6 +28,7 @@ from overture.channels.plan import EXCLUSION_ORDER, PlanOptions
 from overture.channels.render import CompiledContent, ContentError
 from overture.channels.settings import DeliverySettings, delivery_settings, tracking_base_url
 from overture.data import messages
+from overture.observability import metrics
 
 __all__ = ["EXCLUSION_ORDER", "channel"]
 
@@ -133,6 +134,9 @@ def _live(a: Any, source: PortInput, ctx: ExecContext, options: PlanOptions,
             sent_at=ibis.literal(None, type="timestamp"))
         messages.write_plan(ctx.plane, rows)
         ctx.log(f"plan written: {messages.counts(ctx.plane, ctx.run_id, a.id)}")
+        if metrics.enabled() is not None:  # counted once, when the plan is written
+            metrics.messages_excluded(a.type, messages.excluded_counts(ctx.plane, ctx.run_id,
+                                                                       a.id))
     else:
         ctx.log("plan found: continuing with the messages still pending")
     composer = composer_for(a, source, ctx, content, settings)

@@ -36,6 +36,7 @@ from overture.channels.render import ContentError, RenderedMessage
 from overture.channels.settings import DeliverySettings
 from overture.channels.throttle import RateLimiter
 from overture.data import events, messages
+from overture.observability import metrics
 
 #: retries logged one by one; beyond this, only counted in the summary line
 RETRY_LOG_LIMIT = 50
@@ -66,6 +67,8 @@ class _Shared:
     retried: int = 0
     stop: threading.Event = field(default_factory=threading.Event)
     flushed_at: float = field(default_factory=time.monotonic)
+    #: messages of the queue still counted in the `overture_delivery_queue_messages` gauge
+    queued: int = 0
 
 
 @dataclass
@@ -119,10 +122,15 @@ class Delivery:
         return rows.order_by(_SEQ).to_pyarrow().to_pylist()
 
     # ---- sending ----
+    @property
+    def channel(self) -> str:
+        return self.composer.content.channel
+
     def run(self) -> DeliveryReport:
         queue, total = self._queue()
         key = self.ctx.key_of(self.source.dimension)
-        shared = _Shared()
+        shared = _Shared(queued=total)
+        metrics.delivery_queue(self.channel, total)
         report = DeliveryReport()
         workers = max(1, int(getattr(self.provider, "concurrency", 1) or 1))
         slots = threading.BoundedSemaphore(workers * 4)
@@ -144,6 +152,9 @@ class Delivery:
                 if shared.stop.is_set():
                     pool.shutdown(wait=True, cancel_futures=True)
         finally:
+            with shared.lock:  # what was not sent (interrupted, paused) leaves the queue
+                left, shared.queued = shared.queued, 0
+            metrics.delivery_queue(self.channel, -left)
             self._flush(shared, force=True)
             self.ctx.plane.drop(self.ctx.table_name(self.composer.content.activity_id,
                                                     "queue"))
@@ -187,10 +198,13 @@ class Delivery:
             attempt += 1
             for limiter in self.limiters:
                 limiter.acquire()
+            began = time.monotonic()
             try:
                 result = self.provider.send(message)
             except Exception as exc:  # a provider bug must not lose the message's record
                 result = SendResult.failed(f"provider error: {type(exc).__name__}: {exc}")
+            metrics.provider_request(self.channel, self.provider.name,
+                                     time.monotonic() - began)
             if result.ok or not result.transient or attempt >= self.settings.max_attempts:
                 return result, attempt
             if shared.stop.is_set():
@@ -201,6 +215,7 @@ class Delivery:
             if result.retry_after is not None:
                 delay = min(max(delay, result.retry_after), max(self.settings.retry_max,
                                                                  result.retry_after))
+            metrics.message_retry(self.channel)
             with shared.lock:
                 shared.retried += 1
                 if shared.retried <= RETRY_LOG_LIMIT:
@@ -233,8 +248,12 @@ class Delivery:
             "error": None if result.ok else (result.error or "failed")[:500],
             "attempts": attempts, "at": messages.now(),
         }
+        metrics.message_result(self.channel, result.ok)
         with shared.lock:
             shared.results.append(row)
+            if shared.queued > 0:
+                shared.queued -= 1
+                metrics.delivery_queue(self.channel, -1)
             if result.ok and rendered is not None and rendered.links:
                 shared.links.extend({"message_id": mid, "link": i, "url": url}
                                     for i, url in enumerate(rendered.links))

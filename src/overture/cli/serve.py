@@ -19,6 +19,16 @@ def register(app: typer.Typer) -> None:
                                              help="Runs executed at once.")] = 2,
         tick: Annotated[float, typer.Option(
             min=0.01, help="Seconds between scheduler passes.")] = 1.0,
+        log_format: Annotated[str | None, typer.Option(
+            "--log-format", envvar="OVERTURE_LOG_FORMAT", show_default=False,
+            help="text (default) or json: one JSON object a line, for log shippers. "
+                 "Default: [server] log_format, else text.")] = None,
+        log_level: Annotated[str | None, typer.Option(
+            "--log-level", envvar="OVERTURE_LOG_LEVEL", show_default=False,
+            help="debug, info (default), warning or error.")] = None,
+        access_log: Annotated[bool | None, typer.Option(
+            "--access-log/--no-access-log", show_default=False,
+            help="Log every HTTP request (default: with --log-format json only).")] = None,
     ) -> None:
         """Serve the workspace: the API, the scheduler and the workers.
 
@@ -30,5 +40,7 @@ def register(app: typer.Typer) -> None:
         ws = open_workspace()
         root = ws.root
         ws.close()
-        serve(root, ServeOptions(host=host, port=port, workers=workers, tick=tick),
+        serve(root, ServeOptions(host=host, port=port, workers=workers, tick=tick,
+                                 log_format=log_format, log_level=log_level,
+                                 access_log=access_log),
               announce=lambda text: console.print(text, highlight=False, soft_wrap=True))

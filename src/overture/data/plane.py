@@ -211,6 +211,18 @@ class DataPlane:
         else:
             raise DataPlaneError(f"raw statements are not supported on {self.backend}")
 
+    def ping(self) -> str:
+        """Ask the engine a trivial question (readiness); its backend name."""
+        if self.backend == "duckdb":
+            self.con.con.execute("SELECT 1").fetchone()
+        elif self.backend == "postgres":
+            with self.con.con.cursor() as cursor:
+                cursor.execute("SELECT 1")
+                cursor.fetchone()
+        else:
+            self.con.list_tables()
+        return self.backend
+
     def close(self) -> None:
         disconnect = getattr(self.con, "disconnect", None)
         if disconnect:

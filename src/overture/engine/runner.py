@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,6 +33,8 @@ from overture.definition.validation import Validated, test_variables, validate
 from overture.engine import faults
 from overture.engine.environment import environment_for
 from overture.errors import OvertureError
+from overture.observability import metrics
+from overture.observability.logs import log_context
 from overture.rules.compiler import RuleError
 from overture.store.ids import new_run_id
 from overture.store.repository import ActivityRunRecord, RunRecord
@@ -206,14 +209,19 @@ class Runner:
                 interrupted=self._interrupted, signal=self._signal,
             )
             message: str | None = None
+            began = time.monotonic()
             try:
                 faults.checkpoint("during", activity_id)
-                outcome = executor_for(activity.type)(activity, inputs, ctx)
+                with log_context(activity=activity_id):
+                    outcome = executor_for(activity.type)(activity, inputs, ctx)
             except (ActivityError, RuleError, DataPlaneError, OvertureError) as exc:
                 message = str(exc)
             except Exception as exc:  # an engine error: keep the traceback in the run log
                 self.log(traceback.format_exc(), activity_id, level="debug")
                 message = f"internal error: {type(exc).__name__}: {exc}"
+            ended = "failed" if message is not None \
+                else "waiting" if outcome.waiting is not None else "done"
+            metrics.activity_done(activity.type, self.mode, ended, time.monotonic() - began)
             if message is not None:
                 if policy == "abort":
                     return self._fail(activity_id, message)

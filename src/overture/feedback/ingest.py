@@ -38,6 +38,7 @@ from overture.feedback import arf, dsn
 from overture.feedback.arf import ComplaintReport
 from overture.feedback.common import FeedbackError, detail, guarded, load
 from overture.feedback.dsn import DeliveryReport
+from overture.observability import metrics
 
 Report = DeliveryReport | ComplaintReport
 
@@ -205,6 +206,7 @@ def ingest_reports(plane: DataPlane, reports: Sequence[Report], *,
         if rows:
             result = events.append(plane, rows)
             counts[group] = result.stored
+            metrics.events_stored(str(rows[0]["source"]), {str(rows[0]["type"]): result.stored})
             summary.duplicates += result.duplicates
             unknown |= {item.original for item in known
                         if item.group == group and item.row["message_id"] in result.unknown}

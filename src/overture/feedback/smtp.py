@@ -193,6 +193,11 @@ class FeedbackReceiver:
                     self.port)
         return self
 
+    def alive(self) -> bool:
+        """Whether it listens and stores (both of its threads running)."""
+        return all(thread is not None and thread.is_alive()
+                   for thread in (self._smtp, self._writer))
+
     def stop(self) -> None:
         """Stop listening, drop the sessions under way (their senders retry what they
         were not answered), then store the reports queued already."""

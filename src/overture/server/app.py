@@ -17,6 +17,7 @@ from overture.server import (
     routes_campaigns,
     routes_data,
     routes_editor,
+    routes_ops,
     routes_preview,
     routes_reports,
     routes_runs,
@@ -44,6 +45,7 @@ def create_app(state: ServerState) -> FastAPI:
         app.include_router(module.router)
     app.include_router(tracking_router(state.tracker))  # open: the token is the credential
     app.include_router(webhook_router(lambda: state.ws.config, lambda: state.ws.data))
+    app.include_router(routes_ops.router)  # /metrics (scrape token or a user), /health
 
     @app.get("/api/openapi.json", include_in_schema=False)
     def openapi(user: Any = Depends(needs(Role.VIEWER))) -> JSONResponse:

@@ -24,6 +24,7 @@ from overture.auth import Role
 from overture.data.workspace import SharedWorkspace
 from overture.engine.clock import Clock, clock_from_env
 from overture.errors import OvertureError
+from overture.observability import logs
 from overture.store.users import UserRepository
 
 LOCK_NAME = "server.lock"
@@ -103,6 +104,37 @@ class ServeOptions:
     port: int = 8000
     workers: int = 2
     tick: float = 1.0
+    #: None: `[server] log_format`, else text (the CLI reads OVERTURE_LOG_FORMAT first)
+    log_format: str | None = None
+    #: None: `[server] log_level`, else info
+    log_level: str | None = None
+    #: uvicorn's access log; None: `[server] access_log`, else on with JSON logs only
+    access_log: bool | None = None
+
+
+@dataclass(frozen=True)
+class LogOptions:
+    log_format: str
+    level: str
+    access_log: bool
+
+
+def log_options(options: ServeOptions, config: dict[str, Any]) -> LogOptions:
+    """The options as given, else as `[server]` sets them, else the defaults."""
+    from overture.server.state import server_settings
+
+    settings = server_settings(config)
+    log_format = str(options.log_format or settings.get("log_format") or "text").lower()
+    level = str(options.log_level or settings.get("log_level") or "info").lower()
+    access = options.access_log
+    if access is None:
+        access = bool(settings.get("access_log", log_format == "json"))
+    if log_format not in logs.FORMATS:
+        raise ServerError(f"log format {log_format!r}: expected one of "
+                          f"{', '.join(logs.FORMATS)}")
+    if level not in logs.LEVELS:
+        raise ServerError(f"log level {level!r}: expected one of {', '.join(logs.LEVELS)}")
+    return LogOptions(log_format, level, access)
 
 
 def serve(root: Path, options: ServeOptions, clock: Clock | None = None,
@@ -116,6 +148,10 @@ def serve(root: Path, options: ServeOptions, clock: Clock | None = None,
     from overture.store.users import ensure_first_admin
 
     ws = SharedWorkspace.hold(root)
+    logging_ = log_options(options, ws.config)
+    logs.configure(logging_.log_format, logging_.level)
+    if logging_.log_format == "json":  # every line a JSON object: announcements too
+        announce = logger.info
     with hold_workspace(ws.state_dir):
         password = ensure_first_admin(ws.control)
         if password is not None:
@@ -145,9 +181,10 @@ def serve(root: Path, options: ServeOptions, clock: Clock | None = None,
         app.router.lifespan_context = lifespan
         from overture.tracking.endpoints import TrackingApp
 
+        # logging is ours (logs.configure): uvicorn's loggers write through our handler
         config = uvicorn.Config(TrackingApp(app, state.tracker), host=options.host,
-                                port=options.port,
-                                log_level="warning", lifespan="on")
+                                port=options.port, log_config=None, log_level=None,
+                                access_log=logging_.access_log, lifespan="on")
         # uvicorn handles SIGTERM (a graceful shutdown), then raises it again for the
         # handler it found: a quiet one makes the clean shutdown exit with status 0
         if threading.current_thread() is threading.main_thread():

@@ -12,11 +12,13 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from overture.observability import metrics
 from overture.service.lifecycle import Lifecycle, LifecycleError, _schedule, _zone
 from overture.store.repository import ControlStoreError, SlotTaken
 from overture.store.status import CampaignStatus, RunStatus
@@ -31,6 +33,9 @@ class Scheduler:
     #: real seconds between passes (the clock may move much faster in tests)
     interval: float = 1.0
     _stop: threading.Event = field(default_factory=threading.Event)
+    #: `time.monotonic()` when `run_forever` began, and when its last pass ended
+    began: float | None = None
+    last_pass: float | None = None
 
     @property
     def ws(self) -> Any:
@@ -104,13 +109,23 @@ class Scheduler:
                                             status=CampaignStatus.COMPLETED)
 
     def run_forever(self) -> None:
+        self.began = time.monotonic()
         self.recover()
         while not self._stop.is_set():
+            started = time.monotonic()
+            ok = True
             try:
                 self.tick()
             except Exception:  # a bad pass must not end scheduling
+                ok = False
                 logger.exception("scheduler pass failed")
+            self.last_pass = time.monotonic()
+            metrics.scheduler_tick(ok, self.last_pass - started)
             self._stop.wait(self.interval)
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
 
     def stop(self) -> None:
         self._stop.set()

@@ -18,6 +18,7 @@ from overture.data.workspace import Workspace
 from overture.engine.clock import Clock
 from overture.engine.runner import execute_run
 from overture.errors import OvertureError
+from overture.observability.logs import log_context
 from overture.store.status import RunStatus
 
 logger = logging.getLogger("overture.workers")
@@ -33,7 +34,9 @@ class WorkerPool:
         self._lock = threading.Lock()
         self._active: dict[str, threading.Event] = {}
         self._futures: dict[str, Future[None]] = {}
+        self._executing: set[str] = set()
         self._closing = False
+        self.size = max(1, workers)
 
     def submit(self, run_id: str) -> bool:
         """Execute (or continue) a run; False when it is active already or we are closing."""
@@ -52,6 +55,22 @@ class WorkerPool:
     def active(self) -> list[str]:
         with self._lock:
             return list(self._active)
+
+    def counts(self) -> tuple[int, int, int]:
+        """(threads, runs executing, runs handed over and waiting for a free thread)."""
+        with self._lock:
+            return self.size, len(self._executing), len(self._active) - len(self._executing)
+
+    def health(self) -> tuple[bool, str]:
+        """Whether the pool takes runs and its threads are alive, and a short detail."""
+        threads = list(getattr(self._pool, "_threads", ()))
+        dead = sum(1 for thread in threads if not thread.is_alive())
+        size, executing, queued = self.counts()
+        if self._closing:
+            return False, "shutting down: no new run is taken"
+        if dead:
+            return False, f"{dead} of {len(threads)} worker threads died"
+        return True, f"{size} workers: {executing} executing, {queued} queued"
 
     def interrupt(self, run_id: str) -> bool:
         with self._lock:
@@ -83,11 +102,14 @@ class WorkerPool:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
     def _drive(self, run_id: str, event: threading.Event) -> None:
+        with self._lock:
+            self._executing.add(run_id)
         try:
             run = self.ws.control.get_run(run_id)
             if run.status.is_finished() or run.status == RunStatus.PAUSED:
                 return
-            execute_run(self.ws, run_id, now=self.clock.now, interrupt=event)
+            with log_context(run=run_id, campaign=run.campaign, mode=run.mode):
+                execute_run(self.ws, run_id, now=self.clock.now, interrupt=event)
         except OvertureError as exc:
             self._failed(run_id, str(exc))
         except Exception as exc:  # never lose a worker thread to one run
@@ -97,6 +119,7 @@ class WorkerPool:
             with self._lock:
                 self._active.pop(run_id, None)
                 self._futures.pop(run_id, None)
+                self._executing.discard(run_id)
         if self.on_finished is not None:
             try:
                 self.on_finished(run_id)

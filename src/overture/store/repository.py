@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, func, insert, literal, or_, select, update
+from sqlalchemy import Row, Table, func, insert, literal, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from overture.observability import logs, metrics
 from overture.store.db import WRITE, ControlStoreError, create_control_engine, upgrade_to_head
 from overture.store.models import ActivityRun, Run, RunLog
 from overture.store.status import ActivityStatus, RunStatus
@@ -191,6 +192,7 @@ class ControlStore:
                 raise SlotTaken(f"campaign {campaign} has a run for the slot "
                                 f"{slot.isoformat()} already") from None
             raise ControlStoreError(f"run {run_id} exists already") from None
+        metrics.run_started(mode, trigger)
         return self.get_run(run_id)
 
     def get_run(self, run_id: str) -> RunRecord:
@@ -288,10 +290,18 @@ class ControlStore:
         if not values:
             self._require_run(run_id)
             return
+        finishing = status is not None and RunStatus(status).is_finished()
+        before = None
         with self._writer.begin() as conn:
+            if finishing:  # what it was, for counting runs that finish (metrics)
+                before = conn.execute(select(RUNS.c.mode, RUNS.c.status)
+                                      .where(RUNS.c.id == run_id).with_for_update()).first()
             result = conn.execute(update(RUNS).where(RUNS.c.id == run_id).values(values))
             if result.rowcount == 0:
                 raise RunNotFound(f"no run {run_id!r}")
+        if before is not None and status is not None \
+                and not RunStatus(before.status).is_finished():
+            metrics.run_finished(before.mode, RunStatus(status).value)
 
     # ---- activity runs ----
     def activity_runs(self, run_id: str) -> dict[str, ActivityRunRecord]:
@@ -372,6 +382,30 @@ class ControlStore:
         with self._engine.connect() as conn:
             return [_run_record(row) for row in conn.execute(query)]
 
+    def active_run_counts(self) -> dict[tuple[str, str], int]:
+        """Runs not finished, counted by (mode, status)."""
+        query = (select(RUNS.c.mode, RUNS.c.status, func.count())
+                 .where(RUNS.c.status.in_([s.value for s in RunStatus.ACTIVE]))
+                 .group_by(RUNS.c.mode, RUNS.c.status))
+        with self._engine.connect() as conn:
+            return {(str(mode), str(status)): int(n) for mode, status, n in conn.execute(query)}
+
+    def waiting_activity_counts(self) -> dict[str, int]:
+        """Waiting activities of runs not finished, counted by what they wait for."""
+        query = (select(ACTIVITY_RUNS.c.waiting_for, func.count())
+                 .join(RUNS, RUNS.c.id == ACTIVITY_RUNS.c.run_id)
+                 .where(RUNS.c.status.in_([s.value for s in RunStatus.ACTIVE]),
+                        ACTIVITY_RUNS.c.status == ActivityStatus.WAITING.value)
+                 .group_by(ACTIVITY_RUNS.c.waiting_for))
+        with self._engine.connect() as conn:
+            return {str(reason or "unknown"): int(n) for reason, n in conn.execute(query)}
+
+    def ping(self) -> str:
+        """Ask the database a trivial question (readiness); its backend name."""
+        with self._engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return str(self._engine.url.get_backend_name())
+
     def due_wakeups(self, now: datetime) -> list[str]:
         """Waiting runs with a timed wait (a wait activity, deferred messages) now due."""
         query = (
@@ -420,6 +454,7 @@ class ControlStore:
                 conn.execute(insert(RUN_LOG).values(values))
         except IntegrityError:
             raise RunNotFound(f"no run {run_id!r}") from None
+        logs.run_event(run_id, message, level, activity_id)
 
     def logs(self, run_id: str) -> list[LogRecord]:
         """Oldest first: by `at`, then in the order written."""

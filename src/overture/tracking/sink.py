@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 from overture.data import events
 from overture.data.messages import MESSAGES
 from overture.data.plane import DataPlane
+from overture.observability import metrics
 
 logger = logging.getLogger("overture.tracking")
 
@@ -83,11 +85,22 @@ class EventSink:
         result = events.append(plane, rows, machine_window=self.machine_window)
         self.stats.stored += result.stored
         self.stats.duplicates += result.duplicates
-        self.stats.unknown += sum(1 for r in rows if r["message_id"] in set(result.unknown))
+        refused = set(result.unknown)
+        self.stats.unknown += sum(1 for r in rows if r["message_id"] in refused)
+        # a hit's id is a fresh UUID: every event of a known message is stored
+        metrics.events_stored("tracking", Counter(str(r["type"]) for r in rows
+                                                  if r["message_id"] not in refused))
         unsubscribes = [r for r in rows if r["type"] == "unsubscribe"
                         and r["message_id"] not in set(result.unknown)]
         if unsubscribes:
             _record_unsubscribes(plane, unsubscribes)
+
+    def queued(self) -> int:
+        with self._lock:
+            return len(self._queue)
+
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
 
     def close(self) -> None:
         self._stop.set()

@@ -51,6 +51,7 @@ import math
 import os
 import threading
 import urllib.parse
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -66,6 +67,7 @@ from overture.data.messages import message_log
 from overture.data.plane import DataPlane
 from overture.data.suppressions import CHANNELS as SUPPRESSIBLE
 from overture.data.suppressions import add_suppressions
+from overture.observability import metrics
 
 logger = logging.getLogger("overture.tracking")
 
@@ -446,6 +448,8 @@ class Receiver:
                 plane, provider, [(item, sent[item.ref]) for item, _ in fresh.values()])
             if fresh:
                 events.append(plane, [row for _, row in fresh.values()])
+                metrics.events_stored("webhook", Counter(item.type for item, _ in
+                                                         fresh.values()))
         return answer
 
     @staticmethod

@@ -1,0 +1,66 @@
+"""Liveness and readiness of `overture serve`.
+
+Liveness (`GET /health`) is the process answering HTTP at all. Readiness
+(`GET /health/ready`) asks each part the server needs:
+
+- `control_plane`, `data_plane`: a `SELECT 1` answered within CHECK_TIMEOUT seconds;
+- `scheduler`: its thread alive and a pass ended less than `stale_after` seconds ago;
+- `workers`: the pool open and each of its threads alive;
+- `tracking`: the thread appending tracking events alive;
+- `feedback_smtp` (when `[feedback] smtp_port` is set): the receiver running;
+- `shutdown`: the server is not stopping.
+
+The database checks run on threads of their own, so a database that hangs makes the
+answer a 503 after CHECK_TIMEOUT, not a request that never ends.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+from typing import Any
+
+CHECK_TIMEOUT = 5.0
+_checks = ThreadPoolExecutor(4, thread_name_prefix="overture-health")
+
+
+@dataclass
+class Check:
+    ok: bool
+    detail: str
+    seconds: float | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"ok": self.ok, "detail": self.detail}
+        if self.seconds is not None:
+            out["seconds"] = round(self.seconds, 4)
+        return out
+
+
+def timed(probe: Callable[[], str], timeout: float = CHECK_TIMEOUT) -> Check:
+    """Run `probe` (which returns a short detail, or raises) on a checking thread."""
+    started = time.monotonic()
+    future = _checks.submit(probe)
+    try:
+        detail = future.result(timeout=timeout)
+    except FutureTimeout:
+        return Check(False, f"no answer within {timeout:g} s", time.monotonic() - started)
+    except Exception as exc:
+        text = " ".join(str(exc).split())[:300]
+        return Check(False, f"{type(exc).__name__}: {text}", time.monotonic() - started)
+    return Check(True, detail, time.monotonic() - started)
+
+
+def thread_check(alive: bool, what: str) -> Check:
+    return Check(alive, f"{what} alive" if alive else f"{what} not running")
+
+
+def report(checks: dict[str, Check]) -> tuple[int, dict[str, Any]]:
+    """The HTTP status (200 or 503) and the body of a readiness answer."""
+    problems = [f"{name}: {check.detail}" for name, check in checks.items() if not check.ok]
+    body = {"status": "not ready" if problems else "ready", "problems": problems,
+            "checks": {name: check.as_json() for name, check in checks.items()}}
+    return (503 if problems else 200), body
