@@ -12,7 +12,8 @@
    the navigation's start (`performance.now()` counts from it) until every node
    (`.react-flow__node`, no longer hidden by React Flow for want of its size) is in the
    DOM, and then until the frame showing them is painted (the next animation frame, and
-   the task after it); the median is reported;
+   the task after it); the median is reported, and apart the part of it the editor spent
+   laying the document out (its `overture:layout` measure);
 4. **drag**: the visible node nearest the middle is pressed and moved by `--steps` steps
    of 5 px with `page.mouse`, one step at a time: each step is timed in the page from
    the pointermove event to the end of the next painted frame; median and p95 per step,
@@ -103,6 +104,14 @@ DRAG_PROBE = """
 """
 
 
+#: how long the editor took to lay the document out (it has no positions), or null
+LAYOUT = """
+() => {
+  const entries = performance.getEntriesByName("overture:layout");
+  return entries.length ? entries[entries.length - 1].duration : null;
+}
+"""
+
 #: when the answer of GET /api/campaigns/NAME (the document) had arrived, or null
 DATA_ARRIVED = """
 path => {
@@ -190,6 +199,8 @@ class Canvas:
     render_in_dom_ms: list[float] = field(default_factory=list)
     render_painted_ms: list[float] = field(default_factory=list)
     render_after_data_ms: list[float] = field(default_factory=list)
+    #: the editor's layout of the document (dagre), part of render and after data
+    layout_ms: list[float] = field(default_factory=list)
     drag_steps_ms: list[float] = field(default_factory=list)
     dragged_node: str = ""
     dragged_px: float = 0.0
@@ -205,6 +216,10 @@ class Canvas:
         return statistics.median(self.render_after_data_ms)
 
     @property
+    def layout_median_ms(self) -> float:
+        return statistics.median(self.layout_ms) if self.layout_ms else 0.0
+
+    @property
     def drag_median_ms(self) -> float:
         return statistics.median(self.drag_steps_ms)
 
@@ -215,6 +230,7 @@ class Canvas:
     def figures(self) -> dict[str, Any]:
         return {**asdict(self), "render_median_ms": self.render_ms,
                 "after_data_median_ms": self.after_data_ms,
+                "layout_median_ms": self.layout_median_ms,
                 "drag_median_ms": self.drag_median_ms, "drag_p95_ms": self.drag_p95_ms}
 
 
@@ -252,6 +268,9 @@ def measure(browser: Any, url: str, name: str, activities: int, reloads: int,
             if arrived is None:
                 raise BenchFailure(f"the editor did not fetch /api/campaigns/{name}")
             canvas.render_after_data_ms.append(painted - float(arrived))
+            layout = page.evaluate(LAYOUT)
+            if layout is not None:
+                canvas.layout_ms.append(float(layout))
         canvas.nodes_shown = page.locator(".react-flow__node").count()
         if canvas.nodes_shown != activities:
             raise BenchFailure(f"the editor shows {canvas.nodes_shown} nodes, not {activities}")
@@ -348,6 +367,9 @@ def report(big: Canvas, base: Canvas) -> None:
               f"{canvas.after_data_ms:>11.1f} "
               f"{canvas.drag_median_ms:>12.1f} {canvas.drag_p95_ms:>9.1f} "
               f"{len(canvas.drag_steps_ms):>6}")
+    print(f"of which laying out the document (dagre: no saved positions): "
+          f"{base.layout_median_ms:.1f} ms at {base.activities} activities, "
+          f"{big.layout_median_ms:.1f} ms at {big.activities}")
     print(f"ratio {big.activities} / {base.activities} activities: "
           f"render {big.render_ms / base.render_ms:.2f}x, "
           f"after data {big.after_data_ms / base.after_data_ms:.2f}x, "

@@ -35,7 +35,7 @@ function ActivityNodeView({ data, selected }: NodeProps<ActivityFlowNode>) {
       <div className="ov-node-ports">
         {ports.map((port) => (
           <div className="ov-port" key={port}>
-            <span className="ov-port-name">{port}</span>
+            {port}
             <Handle
               type="source"
               position={Position.Right}
