@@ -158,12 +158,7 @@ function RuleRoot({
   const where = isTop ? "" : ` to ${groupLabel(prefix)}`;
   const addButtons = (
     <div className="rule-actions">
-      <button type="button" aria-label={`Add condition${where}`} onClick={() => onChange(addToRoot(node, newLeaf("condition")))}>
-        + Condition
-      </button>
-      <button type="button" aria-label={`Add group${where}`} onClick={() => onChange(addToRoot(node, newGroup("any")))}>
-        + Group
-      </button>
+      <AddButtons to={where} onAdd={(added) => onChange(addToRoot(node, added))} />
     </div>
   );
   if (!node) {
@@ -181,6 +176,20 @@ function RuleRoot({
     <>
       <NodeEditor node={node} number={isTop ? "1" : prefix} path={path} onChange={onChange} ctx={ctx} fieldList={fieldList} />
       {addButtons}
+    </>
+  );
+}
+
+/** + Condition and + Group; `to` ends their names (` to group 2`). */
+function AddButtons({ to, onAdd }: { to: string; onAdd: (node: RuleNode) => void }) {
+  return (
+    <>
+      <button type="button" aria-label={`Add condition${to}`} onClick={() => onAdd(newLeaf("condition"))}>
+        + Condition
+      </button>
+      <button type="button" aria-label={`Add group${to}`} onClick={() => onAdd(newGroup("any"))}>
+        + Group
+      </button>
     </>
   );
 }
@@ -270,12 +279,7 @@ function GroupEditor({
         />
       ))}
       <div className="rule-actions">
-        <button type="button" aria-label={`Add condition${to}`} onClick={() => onChange({ ...node, children: [...node.children, newLeaf("condition")] })}>
-          + Condition
-        </button>
-        <button type="button" aria-label={`Add group${to}`} onClick={() => onChange({ ...node, children: [...node.children, newGroup("any")] })}>
-          + Group
-        </button>
+        <AddButtons to={to} onAdd={(added) => onChange({ ...node, children: [...node.children, added] })} />
         <button type="button" aria-label={`Wrap ${name} in NOT`} onClick={() => onChange(toggleNot(node))}>
           NOT
         </button>
