@@ -194,14 +194,17 @@ function AddButtons({ to, onAdd }: { to: string; onAdd: (node: RuleNode) => void
   );
 }
 
-function NodeEditor(props: {
-  node: RuleNode;
+/** What the editor of a node is given: the node, its number (`2.1`), its problem path, and how it changes (null: removed). */
+interface NodeProps<N extends RuleNode = RuleNode> {
+  node: N;
   number: string;
   path: string;
   onChange: (next: RuleNode | null) => void;
   ctx: Ctx;
   fieldList: string;
-}) {
+}
+
+function NodeEditor(props: NodeProps) {
   const { node, number, path, onChange, ctx, fieldList } = props;
   if (isGroup(node)) return <GroupEditor {...props} node={node} />;
   if (node.kind === "not") {
@@ -228,23 +231,7 @@ function NodeEditor(props: {
   return <LeafEditor node={node} number={number} path={path} onChange={onChange} ctx={ctx} fieldList={fieldList} />;
 }
 
-function GroupEditor({
-  node,
-  number,
-  path,
-  onChange,
-  ctx,
-  fieldList,
-  root,
-}: {
-  node: GroupNode;
-  number: string;
-  path: string;
-  onChange: (next: RuleNode | null) => void;
-  ctx: Ctx;
-  fieldList: string;
-  root?: boolean;
-}) {
+function GroupEditor({ node, number, path, onChange, ctx, fieldList, root }: NodeProps<GroupNode> & { root?: boolean }) {
   const isTop = root && number === "";
   const name = groupLabel(number);
   const to = isTop ? "" : ` to ${name}`;
@@ -298,21 +285,7 @@ function GroupEditor({
 }
 
 /** One leaf: its kind, its settings, Wrap in NOT and Remove. */
-function LeafEditor({
-  node,
-  number,
-  path,
-  onChange,
-  ctx,
-  fieldList,
-}: {
-  node: RuleNode;
-  number: string;
-  path: string;
-  onChange: (next: RuleNode | null) => void;
-  ctx: Ctx;
-  fieldList: string;
-}) {
+function LeafEditor({ node, number, path, onChange, ctx, fieldList }: NodeProps) {
   const name = leafLabel(number);
   const id = (part: string) => `${ctx.idPrefix}-${safeId(name)}-${part}`;
   const messages = leafProblems(ctx.problems, path);
