@@ -57,6 +57,12 @@ class Rcpt:
         return block(fields)
 
 
+def report_id(value: object) -> str | None:
+    """A test id for a parametrized report: its bytes hold random MIME boundaries, which
+    would give every pytest-xdist worker other ids (and abort the session)."""
+    return "report" if isinstance(value, bytes) else None
+
+
 def block(fields: Sequence[tuple[str, str | None]]) -> Message:
     """A block of `Name: value` fields, as message/delivery-status holds them."""
     part = Message()

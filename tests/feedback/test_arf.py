@@ -7,7 +7,7 @@ from datetime import datetime
 
 import pytest
 
-from feedback.mta import Rcpt, arf, dsn, original
+from feedback.mta import Rcpt, arf, dsn, original, report_id
 from overture.feedback import FeedbackError
 from overture.feedback.arf import ComplaintReport, parse_arf
 from overture.feedback.dsn import DeliveryReport
@@ -68,7 +68,7 @@ def test_a_complaint_about_a_message_overture_did_not_send() -> None:
     (dsn(ORIGINAL, [Rcpt("ana@example.com")]),
      "not a complaint report: no message/feedback-report part (the message is "
      "multipart/report; report-type=delivery-status)"),
-])
+], ids=report_id)
 def test_malformed_reports_say_what_is_missing(data: bytes, message: str) -> None:
     with pytest.raises(FeedbackError) as caught:
         parse_arf(data)

@@ -14,7 +14,7 @@ from email.mime.text import MIMEText
 
 import pytest
 
-from feedback.mta import DATE, Rcpt, dsn, original
+from feedback.mta import DATE, Rcpt, dsn, original, report_id
 from overture.errors import OvertureError
 from overture.feedback import FeedbackError
 from overture.feedback.dsn import DeliveryReport, RecipientStatus, parse_dsn
@@ -160,7 +160,7 @@ def test_a_forwarded_bounce_and_an_encoded_status_part_are_read() -> None:
     (dsn(original(None), [Rcpt("ana@example.com")], headers_only=True),
      "no original message id: neither a message/rfc822 nor a text/rfc822-headers part with "
      "a Message-ID, nor an Original-Envelope-Id"),
-])
+], ids=report_id)
 def test_malformed_reports_say_what_is_missing(data: bytes, message: str) -> None:
     with pytest.raises(FeedbackError) as caught:
         parse_dsn(data)
