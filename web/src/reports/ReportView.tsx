@@ -3,6 +3,7 @@
 // and an Export CSV button; filters by run, activity and period.
 import { useEffect, useId, useMemo, useState, type ReactNode } from "react";
 import { ApiError, campaigns, get } from "../api";
+import { downloadText } from "../download";
 import { formatCount, formatDateTime, formatPercent } from "../format";
 import { href } from "../router";
 import { BarChart, DataTable, LineChart, PALETTE } from "./charts";
@@ -49,18 +50,6 @@ function reportPath(name: string, f: Filters): string {
   if (f.includeMachine) query.set("include_machine", "true");
   const q = query.toString();
   return `/api/campaigns/${enc(name)}/report${q ? `?${q}` : ""}`;
-}
-
-/** Save a CSV text as a file. */
-function download(filename: string, text: string) {
-  const url = URL.createObjectURL(new Blob([text], { type: "text/csv;charset=utf-8" }));
-  const a = document.createElement("a");
-  a.href = url;
-  a.download = filename;
-  document.body.appendChild(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 1000);
 }
 
 type Load =
@@ -200,7 +189,7 @@ function Section({
     <section className="report-section card" aria-label={title}>
       <header className="report-section-head">
         <h2>{title}</h2>
-        <button type="button" disabled={!csv || csv.rows.length === 0} onClick={() => csv && download(fileName, toCsv(csv))}>
+        <button type="button" disabled={!csv || csv.rows.length === 0} onClick={() => csv && downloadText(fileName, toCsv(csv), "text/csv;charset=utf-8")}>
           Export CSV
         </button>
       </header>
