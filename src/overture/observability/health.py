@@ -10,8 +10,10 @@ Liveness (`GET /health`) is the process answering HTTP at all. Readiness
 - `feedback_smtp` (when `[feedback] smtp_port` is set): the receiver running;
 - `shutdown`: the server is not stopping.
 
-The database checks run on threads of their own, so a database that hangs makes the
-answer a 503 after CHECK_TIMEOUT, not a request that never ends.
+The database checks run on a thread of their own per plane (which keeps its
+connection from one check to the next), so a database that hangs makes the answer a
+503 after CHECK_TIMEOUT, not a request that never ends; the server opens those
+connections as it starts (`warm`), so its first readiness answer does not pay for them.
 """
 
 from __future__ import annotations
@@ -24,7 +26,16 @@ from dataclasses import dataclass
 from typing import Any
 
 CHECK_TIMEOUT = 5.0
-_checks = ThreadPoolExecutor(4, thread_name_prefix="overture-health")
+_lanes: dict[str, ThreadPoolExecutor] = {}
+
+
+def _lane(name: str) -> ThreadPoolExecutor:
+    """One thread per kind of check: a plane's connection is opened once, then reused."""
+    lane = _lanes.get(name)
+    if lane is None:
+        lane = _lanes.setdefault(name, ThreadPoolExecutor(
+            1, thread_name_prefix=f"overture-health-{name}"))
+    return lane
 
 
 @dataclass
@@ -40,10 +51,15 @@ class Check:
         return out
 
 
-def timed(probe: Callable[[], str], timeout: float = CHECK_TIMEOUT) -> Check:
-    """Run `probe` (which returns a short detail, or raises) on a checking thread."""
+def warm(lane: str, probe: Callable[[], str]) -> None:
+    """Run a probe once on its lane, not waiting: its connection is ready for checks."""
+    _lane(lane).submit(probe)
+
+
+def timed(lane: str, probe: Callable[[], str], timeout: float = CHECK_TIMEOUT) -> Check:
+    """Run `probe` (which returns a short detail, or raises) on its lane's thread."""
     started = time.monotonic()
-    future = _checks.submit(probe)
+    future = _lane(lane).submit(probe)
     try:
         detail = future.result(timeout=timeout)
     except FutureTimeout:

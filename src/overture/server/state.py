@@ -78,14 +78,16 @@ class ServerState:
         if self.smtp is not None:  # first: an SMTP port taken stops the start at once
             self.smtp.start()
         self.sink.start()
+        health.warm("control", self.ws.control.ping)
+        health.warm("data", self._data_ping)
         self._thread = threading.Thread(target=self.scheduler.run_forever,
                                         name="overture-scheduler", daemon=True)
         self._thread.start()
 
     def readiness(self) -> tuple[int, dict[str, Any]]:
         """Each part the server needs, checked now: 200 or 503, and what is wrong."""
-        checks = {"control_plane": health.timed(self.ws.control.ping),
-                  "data_plane": health.timed(lambda: self.ws.data.ping()),
+        checks = {"control_plane": health.timed("control", self.ws.control.ping),
+                  "data_plane": health.timed("data", self._data_ping),
                   "scheduler": self._scheduler_check()}
         ok, detail = self.pool.health()
         checks["workers"] = health.Check(ok, detail)
@@ -96,6 +98,9 @@ class ServerState:
         checks["shutdown"] = health.Check(not self._stopped, "stopping: not taking work"
                                           if self._stopped else "serving")
         return health.report(checks)
+
+    def _data_ping(self) -> str:
+        return self.ws.data.ping()  # the checking thread's own connection
 
     @property
     def stale_after(self) -> float:
