@@ -13,7 +13,8 @@
    (`.react-flow__node`, no longer hidden by React Flow for want of its size) is in the
    DOM, and then until the frame showing them is painted (the next animation frame, and
    the task after it); the median is reported, and apart the part of it the editor spent
-   laying the document out (its `overture:layout` measure);
+   laying the document out (its `overture:layout` measure), and when the page asked
+   for the campaign's JSON and how long the server took to answer;
 4. **drag**: the visible node nearest the middle is pressed and moved by `--steps` steps
    of 5 px with `page.mouse`, one step at a time: each step is timed in the page from
    the pointermove event to the end of the next painted frame; median and p95 per step,
@@ -112,12 +113,13 @@ LAYOUT = """
 }
 """
 
-#: when the answer of GET /api/campaigns/NAME (the document) had arrived, or null
+#: when GET /api/campaigns/NAME (the document) was asked for and when its answer had
+#: arrived, or null
 DATA_ARRIVED = """
 path => {
   const entry = performance.getEntriesByType("resource")
     .find((e) => new URL(e.name).pathname === path);
-  return entry ? entry.responseEnd : null;
+  return entry ? [entry.startTime, entry.responseEnd] : null;
 }
 """
 
@@ -199,6 +201,9 @@ class Canvas:
     render_in_dom_ms: list[float] = field(default_factory=list)
     render_painted_ms: list[float] = field(default_factory=list)
     render_after_data_ms: list[float] = field(default_factory=list)
+    #: when the page asked for the campaign, and how long its answer took to arrive
+    data_asked_ms: list[float] = field(default_factory=list)
+    data_wait_ms: list[float] = field(default_factory=list)
     #: the editor's layout of the document (dagre), part of render and after data
     layout_ms: list[float] = field(default_factory=list)
     drag_steps_ms: list[float] = field(default_factory=list)
@@ -216,8 +221,10 @@ class Canvas:
         return statistics.median(self.render_after_data_ms)
 
     @property
-    def layout_median_ms(self) -> float:
-        return statistics.median(self.layout_ms) if self.layout_ms else 0.0
+    def layout_median_ms(self) -> float | None:
+        """None when the editor measured no layout (the documents had positions, or an
+        older build)."""
+        return statistics.median(self.layout_ms) if self.layout_ms else None
 
     @property
     def drag_median_ms(self) -> float:
@@ -231,6 +238,8 @@ class Canvas:
         return {**asdict(self), "render_median_ms": self.render_ms,
                 "after_data_median_ms": self.after_data_ms,
                 "layout_median_ms": self.layout_median_ms,
+                "data_asked_median_ms": statistics.median(self.data_asked_ms),
+                "data_wait_median_ms": statistics.median(self.data_wait_ms),
                 "drag_median_ms": self.drag_median_ms, "drag_p95_ms": self.drag_p95_ms}
 
 
@@ -264,10 +273,13 @@ def measure(browser: Any, url: str, name: str, activities: int, reloads: int,
             in_dom, painted = _rendered(page, activities)
             canvas.render_in_dom_ms.append(in_dom)
             canvas.render_painted_ms.append(painted)
-            arrived = page.evaluate(DATA_ARRIVED, f"/api/campaigns/{name}")
-            if arrived is None:
+            data = page.evaluate(DATA_ARRIVED, f"/api/campaigns/{name}")
+            if data is None:
                 raise BenchFailure(f"the editor did not fetch /api/campaigns/{name}")
-            canvas.render_after_data_ms.append(painted - float(arrived))
+            asked, arrived = (float(t) for t in data)
+            canvas.render_after_data_ms.append(painted - arrived)
+            canvas.data_asked_ms.append(asked)
+            canvas.data_wait_ms.append(arrived - asked)
             layout = page.evaluate(LAYOUT)
             if layout is not None:
                 canvas.layout_ms.append(float(layout))
@@ -367,9 +379,17 @@ def report(big: Canvas, base: Canvas) -> None:
               f"{canvas.after_data_ms:>11.1f} "
               f"{canvas.drag_median_ms:>12.1f} {canvas.drag_p95_ms:>9.1f} "
               f"{len(canvas.drag_steps_ms):>6}")
+
+    def layout(canvas: Canvas) -> str:
+        ms = canvas.layout_median_ms
+        return "not measured" if ms is None else f"{ms:.1f} ms"
+
     print(f"of which laying out the document (dagre: no saved positions): "
-          f"{base.layout_median_ms:.1f} ms at {base.activities} activities, "
-          f"{big.layout_median_ms:.1f} ms at {big.activities}")
+          f"{layout(base)} at {base.activities} activities, {layout(big)} at {big.activities}")
+    for canvas in (base, big):
+        print(f"the campaign's JSON at {canvas.activities} activities: asked for at "
+              f"{statistics.median(canvas.data_asked_ms):.1f} ms, answered in "
+              f"{statistics.median(canvas.data_wait_ms):.1f} ms")
     print(f"ratio {big.activities} / {base.activities} activities: "
           f"render {big.render_ms / base.render_ms:.2f}x, "
           f"after data {big.after_data_ms / base.after_data_ms:.2f}x, "
