@@ -44,6 +44,8 @@ CUSTOMERS = 400
 SCRAPE = "scrape-" + uuid.uuid4().hex
 LINK = "https://shop.example/sale"
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+OPERATIONS = Path(__file__).resolve().parents[2] / "docs" / "operations.md"
+DOC_ROW = re.compile(r"^\| `(overture_\w+)` \| (\w+) \|", re.MULTILINE)
 
 
 def mail(name: str, rule: dict[str, Any] | None = None, *, confirm: bool = False
@@ -177,6 +179,10 @@ def test_metrics_need_the_scrape_token_or_a_user(ops: Ops) -> None:
                  python=_python()) == 1
     for role in Role:  # any user may read them, as a viewer reads runs
         assert value(scrape(ops.server, ops.api.tokens[role]), "overture_worker_threads") == 3
+    # docs/operations.md lists every series with its type
+    body = ops.server.call("GET", "/metrics", token=SCRAPE).body
+    served = dict(re.findall(r"^# TYPE (overture_\w+) (\w+)$", body, re.MULTILINE))
+    assert dict(DOC_ROW.findall(OPERATIONS.read_text())) == served
     # as Prometheus asks: OpenMetrics
     answer = ops.server.call("GET", "/metrics", token=SCRAPE, headers={
         "Accept": "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5"})

@@ -18,24 +18,54 @@ connections as it starts (`warm`), so its first readiness answer does not pay fo
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Any
 
 CHECK_TIMEOUT = 5.0
-_lanes: dict[str, ThreadPoolExecutor] = {}
 
 
-def _lane(name: str) -> ThreadPoolExecutor:
-    """One thread per kind of check: a plane's connection is opened once, then reused."""
-    lane = _lanes.get(name)
-    if lane is None:
-        lane = _lanes.setdefault(name, ThreadPoolExecutor(
-            1, thread_name_prefix=f"overture-health-{name}"))
-    return lane
+class _Lane:
+    """One daemon thread running the probes of one kind of check, one at a time: a
+    plane's connection is opened once, then reused; a probe stuck on a database that
+    hangs never holds up the process's exit."""
+
+    def __init__(self, name: str):
+        self._queue: queue.SimpleQueue[tuple[Callable[[], str], Future[str]]] = \
+            queue.SimpleQueue()
+        threading.Thread(target=self._run, name=f"overture-health-{name}",
+                         daemon=True).start()
+
+    def submit(self, probe: Callable[[], str]) -> Future[str]:
+        future: Future[str] = Future()
+        self._queue.put((probe, future))
+        return future
+
+    def _run(self) -> None:
+        while True:
+            probe, future = self._queue.get()
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(probe())
+            except BaseException as exc:
+                future.set_exception(exc)
+
+
+_lanes: dict[str, _Lane] = {}
+_lanes_lock = threading.Lock()
+
+
+def _lane(name: str) -> _Lane:
+    with _lanes_lock:
+        if name not in _lanes:
+            _lanes[name] = _Lane(name)
+        return _lanes[name]
 
 
 @dataclass
