@@ -144,3 +144,40 @@ def test_text_is_the_default_and_reads_as_a_line(captured: io.StringIO) -> None:
                          "activity=vip_mail] plan written")
     with pytest.raises(ValueError, match="log format 'xml'"):
         logs.configure("xml")
+
+
+def test_log_settings_come_from_the_option_then_the_server_section() -> None:
+    from overture.server.serve import LogOptions, ServeOptions, ServerError, log_options
+
+    section = {"server": {"log_format": "json", "log_level": "warning"}}
+    assert log_options(ServeOptions(), {}) == LogOptions("text", "info", access_log=False)
+    assert log_options(ServeOptions(), section) == LogOptions("json", "warning", True)
+    assert log_options(ServeOptions(log_format="text", access_log=True), section) == \
+        LogOptions("text", "warning", True)
+    assert log_options(ServeOptions(), {"server": {"log_format": "json",
+                                                   "access_log": False}}).access_log is False
+    with pytest.raises(ServerError, match="log level 'loud'"):
+        log_options(ServeOptions(log_level="loud"), {})
+
+
+def test_metrics_public_lets_anyone_scrape() -> None:
+    from types import SimpleNamespace
+    from typing import Any, cast
+
+    from overture.server.errors import ApiError
+    from overture.server.routes_ops import metrics_access
+
+    def request(public: bool, token: str | None, header: str = "") -> Any:
+        server = SimpleNamespace(metrics_public=public, metrics_token=token,
+                                 users=SimpleNamespace(user_for_token=lambda _: None))
+        return cast(Any, SimpleNamespace(app=SimpleNamespace(state=SimpleNamespace(
+            server=server)), headers={"authorization": header} if header else {},
+            cookies={}))
+
+    metrics_access(request(True, None))  # open: nothing asked
+    metrics_access(request(False, "s3cret", "Bearer s3cret"))
+    for refused in (request(False, None), request(False, "s3cret", "Bearer other"),
+                    request(False, None, "Bearer anything")):  # no token set: none works
+        with pytest.raises(ApiError) as caught:
+            metrics_access(refused)
+        assert caught.value.status == 401

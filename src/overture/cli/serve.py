@@ -22,7 +22,7 @@ def register(app: typer.Typer) -> None:
         log_format: Annotated[str | None, typer.Option(
             "--log-format", envvar="OVERTURE_LOG_FORMAT", show_default=False,
             help="text (default) or json: one JSON object a line, for log shippers. "
-                 "Default: [server] log_format, else text.")] = None,
+                 "Default: \\[server] log_format, else text.")] = None,
         log_level: Annotated[str | None, typer.Option(
             "--log-level", envvar="OVERTURE_LOG_LEVEL", show_default=False,
             help="debug, info (default), warning or error.")] = None,
