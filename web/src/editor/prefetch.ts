@@ -1,8 +1,7 @@
-// The campaign's JSON asked for as the page starts, before the app's code has loaded
-// and before GET /api/me answers: opening `#/campaigns/NAME` then waits for one round
-// trip to the server instead of three in a row (code, session, campaign). The editor's
-// first load takes the answer once; anything else (another page, a second editor, a
-// failed or unauthorized answer) asks the server as usual.
+// The campaign's JSON asked for as the page starts: opening `#/campaigns/NAME` asks
+// for it while the app's code loads and GET /api/me is answered, rather than after
+// both. The editor's first load takes the answer, once; anything else (another page,
+// a later editor, a failed or unauthorized answer) asks the server as usual.
 import { parseRoute } from "../router";
 
 let pending: { name: string; response: Promise<Response | null> } | null = null;
@@ -16,8 +15,14 @@ export function prefetchCampaign(hash: string = window.location.hash): void {
     credentials: "same-origin",
   }).catch(() => null);
   pending = { name: route.name, response };
-  // only for the page the app was opened on
-  window.addEventListener("hashchange", () => (pending = null), { once: true });
+  // only for the page the app was opened on: leaving it forgets the answer
+  const forget = () => {
+    const now = parseRoute(window.location.hash);
+    if (now.page === "editor" && now.name === route.name) return;
+    pending = null;
+    window.removeEventListener("hashchange", forget);
+  };
+  window.addEventListener("hashchange", forget);
 }
 
 /** The prefetched answer for `name`, once; null when none was asked for. */
