@@ -177,3 +177,67 @@ class Shots:
         path = self.folder / f"{self.count:02d}-{safe_name(name)}.png"
         page.screenshot(path=str(path), full_page=True)
         return path
+
+
+# ---- campaigns of a test's own, and the editor ----
+
+def create_campaign(app: WebApp, document: dict[str, Any]) -> dict[str, Any]:
+    """POST the document as a new campaign (a draft); the server's answer."""
+    return app.ok("POST", "/api/campaigns", {"document": document}, status=201)
+
+
+def draft(app: WebApp, name: str) -> dict[str, Any]:
+    """The campaign's draft as the server has it."""
+    return app.ok("GET", f"/api/campaigns/{name}")["draft"]
+
+
+def saved_state(page: Page) -> Any:
+    return page.get_by_role("status").filter(has_text=re.compile("^All changes saved$"))
+
+
+def open_editor(page: Page, name: str) -> None:
+    """Open the campaign's editor and wait until its canvas and save state show."""
+    page.goto(f"/#/campaigns/{name}")
+    expect(page.locator(".react-flow")).to_be_visible()
+    expect(saved_state(page)).to_be_visible()
+
+
+def save_draft(page: Page, *, keyboard: bool = False) -> None:
+    """Save with the Save button (or Ctrl+S) and wait for the server's answer and the
+    page's "All changes saved": the draft read from the API afterwards is this one."""
+    def is_put(response: Any) -> bool:
+        return response.request.method == "PUT" and response.url.endswith("/draft")
+
+    with page.expect_response(is_put) as answer:
+        if keyboard:
+            page.keyboard.press("Control+s")
+        else:
+            page.get_by_role("button", name="Save", exact=True).click()
+    assert answer.value.status == 200, answer.value.text()
+    expect(saved_state(page)).to_be_visible()
+
+
+def live_run_sent(app: WebApp, document: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """Create the campaign (no schedule: publishing starts its live run, which waits for
+    an approver), confirm every waiting send through the API and wait until the run is
+    done; its id and the run as the API gives it. The emails go to the outbox."""
+    name = document["name"]
+    create_campaign(app, document)
+    app.ok("POST", f"/api/campaigns/{name}/publish")
+    run_id = app.server.wait_for(
+        lambda: next((r["id"] for r in app.ok("GET", f"/api/runs?campaign={name}")["runs"]
+                      if r["mode"] == "live"), None), what="the live run")
+    confirmed: set[str] = set()
+
+    def finished() -> dict[str, Any] | None:
+        run = app.ok("GET", f"/api/runs/{run_id}")
+        if run["status"] == "waiting":  # parked: a confirmation is taken now, not before
+            for task in app.ok("GET", f"/api/runs/{run_id}/tasks")["tasks"]:
+                if task["kind"] == "confirmation" and task["activity"] not in confirmed:
+                    app.ok("POST", f"/api/runs/{run_id}/activities/{task['activity']}/confirm")
+                    confirmed.add(task["activity"])
+        return run if run["status"] in ("done", "failed", "stopped") else None
+
+    run = app.server.wait_for(finished, what=f"the live run of {name}")
+    assert run["status"] == "done", run
+    return run_id, run

@@ -117,8 +117,19 @@ export function RunView({ id }: { id: string }) {
       void act(() => (action === "confirm" ? runsApi.confirm(id, task.activity) : runsApi.continue(id, task.activity))),
     [act, id],
   );
-  const onOpenRows = useCallback((t: Transition) => setTransition(t), []);
-  const closeRows = useCallback(() => setTransition(null), []);
+  // Closing the rows gives the focus back to what opened them (a count on the canvas),
+  // so that a keyboard user goes on from there rather than from the top of the page.
+  const opener = useRef<HTMLElement | null>(null);
+  const onOpenRows = useCallback((t: Transition) => {
+    opener.current = document.activeElement instanceof HTMLElement ? document.activeElement : null;
+    setTransition(t);
+  }, []);
+  const closeRows = useCallback(() => {
+    setTransition(null);
+    const back = opener.current;
+    opener.current = null;
+    if (back?.isConnected) back.focus();
+  }, []);
 
   const title = run ? `Run ${run.run} of ${run.campaign}` : `Run ${id}`;
   useEffect(() => {
