@@ -103,6 +103,15 @@ def header(response: Response, name: str) -> str | None:
     return None
 
 
+def error(answer: Response, status: int, code: str) -> dict[str, Any]:
+    """The JSON error of an answer, checked: `{"error": {"code", "message", ...}}`."""
+    assert answer.status == status, (answer.status, answer.body)
+    assert isinstance(answer.body, dict) and set(answer.body) == {"error"}, answer.body
+    assert answer.body["error"]["code"] == code, answer.body
+    assert isinstance(answer.body["error"]["message"], str) and answer.body["error"]["message"]
+    return dict(answer.body["error"])
+
+
 def small_document(name: str, **extra: Any) -> dict[str, Any]:
     """A valid campaign started by signals: publishing it starts nothing."""
     return {"name": name, "label": f"Campaign {name}", "target": "customers",

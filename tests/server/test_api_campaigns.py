@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from overture.auth import Role
-from server.conftest import Api, header, small_document, username
+from server.conftest import Api, error, header, small_document, username
 
 pytestmark = pytest.mark.xdist_group("server_campaigns")
 
@@ -20,15 +20,6 @@ def create(api: Api, document: dict[str, Any], role: Role = MANAGER) -> dict[str
     body: dict[str, Any] = api.ok("POST", "/api/campaigns", {"document": document},
                                   status=201, role=role)
     return body
-
-
-def error(answer: Any, status: int, code: str) -> dict[str, Any]:
-    """The JSON error of an answer, checked: `{"error": {"code", "message", ...}}`."""
-    assert answer.status == status, (answer.status, answer.body)
-    assert isinstance(answer.body, dict) and set(answer.body) == {"error"}, answer.body
-    assert answer.body["error"]["code"] == code, answer.body
-    assert isinstance(answer.body["error"]["message"], str) and answer.body["error"]["message"]
-    return dict(answer.body["error"])
 
 
 def invalid_document(name: str) -> dict[str, Any]:

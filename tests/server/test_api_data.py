@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from overture.auth import Role
-from server.conftest import Api
+from server.conftest import Api, error
 from support.retail import customers
 
 pytestmark = pytest.mark.xdist_group("server_data")
@@ -23,14 +23,6 @@ VIEWER = Role.VIEWER
 @pytest.fixture(scope="module")
 def rows(api: Api) -> list[dict[str, Any]]:
     return customers(api.pristine)
-
-
-def error(answer: Any, status: int, code: str) -> dict[str, Any]:
-    assert answer.status == status, (answer.status, answer.body)
-    assert set(answer.body) == {"error"}, answer.body
-    assert answer.body["error"]["code"] == code, answer.body
-    assert answer.body["error"]["message"]
-    return dict(answer.body["error"])
 
 
 def top(values: list[Any], limit: int) -> list[dict[str, Any]]:

@@ -11,19 +11,11 @@ import pytest
 
 from overture.auth import Role
 from overture.definition.campaign import campaign_json_schema
-from server.conftest import Api, header, small_document
+from server.conftest import Api, error, header, small_document
 
 pytestmark = pytest.mark.xdist_group("server_editor")
 
 VIEWER = Role.VIEWER
-
-
-def error(answer: Any, status: int, code: str) -> dict[str, Any]:
-    assert answer.status == status, (answer.status, answer.body)
-    assert set(answer.body) == {"error"}, answer.body
-    assert answer.body["error"]["code"] == code, answer.body
-    assert answer.body["error"]["message"]
-    return dict(answer.body["error"])
 
 
 # ---- the JSON Schema ----

@@ -15,21 +15,13 @@ import pytest
 
 from overture.auth import Role
 from overture.server.routes_preview import PREVIEW_RUNS_KEPT
-from server.conftest import Api, username
+from server.conftest import Api, error, username
 from support.retail import customers, emailable
 
 pytestmark = pytest.mark.xdist_group("server_preview")
 
 MANAGER = Role.MANAGER
 PATH = "/api/campaigns/spring-sale/preview"
-
-
-def error(answer: Any, status: int, code: str) -> dict[str, Any]:
-    assert answer.status == status, (answer.status, answer.body)
-    assert set(answer.body) == {"error"}, answer.body
-    assert answer.body["error"]["code"] == code, answer.body
-    assert answer.body["error"]["message"]
-    return dict(answer.body["error"])
 
 
 @pytest.fixture(scope="module")
