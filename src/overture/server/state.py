@@ -48,7 +48,8 @@ class ServerState:
         self.pool = WorkerPool(self.ws, self.clock, self.workers)
         self.lifecycle = Lifecycle(self.ws, self.clock, dispatch=self.pool.submit,
                                    interrupt=self.pool.interrupt,
-                                   is_executing=self.pool.is_active)
+                                   is_executing=self.pool.is_active,
+                                   dispatch_after=self.pool.submit_after)
         self.pool.on_finished = self.lifecycle.run_finished
         self.scheduler = Scheduler(self.lifecycle, self.pool.submit, interval=self.tick)
         self.sink, self.tracker = tracking_for(self.ws)

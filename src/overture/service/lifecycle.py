@@ -66,6 +66,8 @@ class Lifecycle:
     #: interrupts an executing run (the worker pool); returns False if it is not executing
     interrupt: Callable[[str], bool] | None = None
     is_executing: Callable[[str], bool] | None = None
+    #: executes the run again once its current pass ends (the worker pool)
+    dispatch_after: Callable[[str], Any] | None = None
 
     @property
     def campaigns(self) -> CampaignRepository:
@@ -330,7 +332,7 @@ class Lifecycle:
                                              "not waiting for a confirmation")
         self.ws.control.confirm_activity(run.id, activity_id, actor)
         self.ws.control.log(run.id, f"sending confirmed by {actor}", activity_id=activity_id)
-        return self.resume_run(run.id, actor)
+        return self._wake(run.id, actor)
 
     def continue_breakpoint(self, run_id: str, activity_id: str, actor: str) -> RunRecord:
         run = self._active_run(run_id, "continue")
@@ -341,7 +343,17 @@ class Lifecycle:
         points.remove(activity_id)
         self.ws.control.update_run(run.id, breakpoints=points)
         self.ws.control.log(run.id, f"continued by {actor}", activity_id=activity_id)
-        return self.resume_run(run.id, actor)
+        return self._wake(run.id, actor)
+
+    def _wake(self, run_id: str, actor: str) -> RunRecord:
+        """After a confirmation or a continue: resume the run; while it executes (its
+        other branches go on), have it executed again once this pass ends, so that the
+        activity that waited is taken up then (never a 409 for a recorded go-ahead)."""
+        if self.is_executing is not None and self.dispatch_after is not None \
+                and self.is_executing(run_id):
+            self.dispatch_after(run_id)
+            return self.run(run_id)
+        return self.resume_run(run_id, actor)
 
     def set_breakpoints(self, run_id: str, activities: list[str], actor: str) -> RunRecord:
         run = self._active_run(run_id, "set breakpoints on")

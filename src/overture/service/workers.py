@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import traceback
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -35,6 +36,8 @@ class WorkerPool:
         self._active: dict[str, threading.Event] = {}
         self._futures: dict[str, Future[None]] = {}
         self._executing: set[str] = set()
+        #: runs to execute again when their current pass ends (a go-ahead came meanwhile)
+        self._again: set[str] = set()
         self._closing = False
         self.size = max(1, workers)
 
@@ -47,6 +50,15 @@ class WorkerPool:
             self._active[run_id] = event
             self._futures[run_id] = self._pool.submit(self._drive, run_id, event)
             return True
+
+    def submit_after(self, run_id: str) -> bool:
+        """Execute the run again once its current pass ends, or now if none is active:
+        a confirmation or a continue recorded while other branches still execute."""
+        with self._lock:
+            if run_id in self._active:
+                self._again.add(run_id)
+                return True
+        return self.submit(run_id)
 
     def is_active(self, run_id: str) -> bool:
         with self._lock:
@@ -81,16 +93,20 @@ class WorkerPool:
         return True
 
     def wait_idle(self, timeout: float | None = None) -> bool:
-        """Block until no run is active (tests, shutdown); False on timeout."""
-        with self._lock:
-            futures = list(self._futures.values())
-        for future in futures:
-            try:
-                future.result(timeout=timeout)
-            except TimeoutError:
-                return False
-        with self._lock:
-            return not self._active
+        """Block until no run is active, passes asked for meanwhile included (tests,
+        shutdown); False on timeout."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            with self._lock:
+                futures = list(self._futures.values())
+                if not futures and not self._active:
+                    return True
+            for future in futures:
+                left = None if deadline is None else max(0.0, deadline - time.monotonic())
+                try:
+                    future.result(timeout=left)
+                except TimeoutError:
+                    return False
 
     def shutdown(self, timeout: float | None = None) -> None:
         """Interrupt every active run and wait for them to record what they did."""
@@ -120,11 +136,21 @@ class WorkerPool:
                 self._active.pop(run_id, None)
                 self._futures.pop(run_id, None)
                 self._executing.discard(run_id)
+                again = run_id in self._again
+                self._again.discard(run_id)
         if self.on_finished is not None:
             try:
                 self.on_finished(run_id)
             except Exception:  # the run is recorded; the campaign's status can catch up
                 logger.exception("after run %s", run_id)
+        if again:
+            self._again_if_waiting(run_id)
+
+    def _again_if_waiting(self, run_id: str) -> None:
+        run = self.ws.control.get_run(run_id)
+        if run.status in (RunStatus.WAITING, RunStatus.PENDING):
+            self.ws.control.update_run(run_id, status=RunStatus.PENDING.value)
+            self.submit(run_id)
 
     def _failed(self, run_id: str, message: str) -> None:
         self.ws.control.log(run_id, message, level="error")
