@@ -20,7 +20,7 @@ import pytest
 from engine.kit import OVERTURE
 from overture.channels.identity import message_id
 from support.retail import customers, emailable, retail_workspace
-from support.smtp import SmtpServer
+from support.smtp import SmtpServer, smtp_provider_config
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("e2e_smtp")]
 
@@ -29,20 +29,8 @@ CUSTOMERS = 17_000
 
 def test_newsletter_reaches_each_expected_recipient_exactly_once(tmp_path: Path) -> None:
     with SmtpServer() as server:
-        root = retail_workspace(tmp_path / "ws", CUSTOMERS, config=f"""
-[channels]
-email = "mail"
-
-[providers.mail]
-type = "smtp"
-host = "127.0.0.1"
-port = {server.port}
-security = "none"
-concurrency = 4
-
-[tracking]
-base_url = "https://t.shop.example"
-""")
+        root = retail_workspace(tmp_path / "ws", CUSTOMERS, config=smtp_provider_config(
+            server.port, "https://t.shop.example", concurrency=4))
         rows = customers(root)
         expected = emailable(rows)
         assert len(expected) >= 10_000

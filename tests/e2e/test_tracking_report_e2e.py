@@ -24,7 +24,7 @@ from engine.kit import OVERTURE
 from overture.data.workspace import Workspace
 from support.retail import customers, emailable, retail_workspace
 from support.server import ServerProcess, free_port
-from support.smtp import SmtpServer
+from support.smtp import SmtpServer, smtp_provider_config
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("e2e_tracking")]
 
@@ -95,21 +95,9 @@ def test_report_figures_and_retargeting_equal_what_happened(tmp_path: Path) -> N
     port = free_port()
     rng = random.Random(2027)
     with SmtpServer() as smtp:
-        root = retail_workspace(tmp_path / "ws", CUSTOMERS, config=f"""
-[channels]
-email = "mail"
-
-[providers.mail]
-type = "smtp"
-host = "127.0.0.1"
-port = {smtp.port}
-security = "none"
-concurrency = 4
-
-[tracking]
-base_url = "http://127.0.0.1:{port}"
-machine_window_seconds = 0
-""")
+        root = retail_workspace(tmp_path / "ws", CUSTOMERS, config=smtp_provider_config(
+            smtp.port, f"http://127.0.0.1:{port}", tracking={"machine_window_seconds": 0},
+            concurrency=4))
         expected = emailable(customers(root))
         assert len(expected) >= 5_000
         server = ServerProcess(root, port=port).start()

@@ -28,12 +28,13 @@ from __future__ import annotations
 
 import asyncio
 import email.policy
+import json
 import socket
 import ssl
 import subprocess
 import threading
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from email.message import EmailMessage
 from email.parser import BytesParser
 from pathlib import Path
@@ -51,6 +52,28 @@ def free_port(host: str = LOOPBACK) -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind((host, 0))
         return int(probe.getsockname()[1])
+
+
+def smtp_provider_config(smtp_port: int, tracking_base_url: str | None = None, *,
+                         tracking: Mapping[str, object] | None = None,
+                         **provider: object) -> str:
+    """The overture.toml lines that send the `email` channel through provider `mail`: the
+    SMTP server on the loopback at `smtp_port` (an `SmtpServer`), without TLS.
+
+    `provider` adds keys to `[providers.mail]` (`concurrency=4`). `tracking_base_url`
+    writes a `[tracking]` section (which `retail_workspace` puts in place of the default
+    one), and `tracking` more keys of it (`{"machine_window_seconds": 0}`). Values are
+    written as JSON, which for strings, numbers and booleans is TOML.
+    """
+    if tracking and tracking_base_url is None:
+        raise ValueError("tracking keys need a tracking_base_url")
+    lines = ["[channels]", 'email = "mail"', "", "[providers.mail]", 'type = "smtp"',
+             f"host = {json.dumps(LOOPBACK)}", f"port = {smtp_port}", 'security = "none"',
+             *(f"{key} = {json.dumps(value)}" for key, value in provider.items())]
+    if tracking_base_url is not None:
+        lines += ["", "[tracking]", f"base_url = {json.dumps(tracking_base_url)}",
+                  *(f"{key} = {json.dumps(value)}" for key, value in (tracking or {}).items())]
+    return "\n".join(lines) + "\n"
 
 
 def self_signed_certificate(directory: Path, name: str = LOOPBACK) -> tuple[Path, Path]:

@@ -25,7 +25,7 @@ import yaml
 
 from support.retail import EXAMPLES, retail_workspace
 from support.server import OVERTURE, ServerProcess, free_port
-from support.smtp import SmtpServer
+from support.smtp import SmtpServer, smtp_provider_config
 from web.harness import ADMIN, CLOCK_AT, CUSTOMERS, Shots, WebApp, add_accounts, expect, log_in
 
 if TYPE_CHECKING:
@@ -43,19 +43,8 @@ def spring_app() -> Iterator[tuple[WebApp, SmtpServer]]:
     try:
         with SmtpServer() as smtp:
             port = free_port()
-            root = retail_workspace(folder / "shop", CUSTOMERS, config=f"""
-[channels]
-email = "mail"
-
-[providers.mail]
-type = "smtp"
-host = "127.0.0.1"
-port = {smtp.port}
-security = "none"
-
-[tracking]
-base_url = "http://127.0.0.1:{port}"
-""")
+            root = retail_workspace(folder / "shop", CUSTOMERS, config=smtp_provider_config(
+                smtp.port, f"http://127.0.0.1:{port}"))
             tokens = add_accounts(root, (ADMIN,))
             app = WebApp(ServerProcess(root, clock_at=START, port=port).start(), root, tokens)
             try:
