@@ -10,7 +10,7 @@ import { useFieldCatalog } from "./catalog";
 import { CHANNELS, CONTENT_KEYS, ContentEditor, ContentTextField, isContentText } from "./ContentEditor";
 import { Field, FieldDatalist, Picker, ProblemSummary } from "./fields";
 import { activityRelative, formatPath, problemsAt, problemsUnder, setIn, type PathProblem } from "./paths";
-import { RuleBuilder } from "./RuleBuilder";
+import { RuleBuilder, type RuleBuilderProps } from "./RuleBuilder";
 import { ObjectFields, PropertyField, itemName, type FormContext, type SpecialField } from "./SchemaForm";
 import { activitySchema, constraintProblem, humanize, isObject, isRuleSchema, singular, type JsonSchema } from "./schema";
 
@@ -194,67 +194,26 @@ function ActivityRule({
     label = `Where of ${singular(humanize(path[0])).toLowerCase()} ${itemName(item, path[1])}`;
     linkOf = isObject(item) && typeof item.link === "string" ? item.link : null;
   }
-  const variables = isObject(document.variables) ? Object.keys(document.variables) : [];
+  const rule = {
+    label,
+    value: field.value,
+    onChange: field.onChange,
+    idPrefix: `${idPrefix}-${safe(at)}`,
+    problems: ruleProblems,
+    variables: isObject(document.variables) ? Object.keys(document.variables) : [],
+  };
   return (
     <div className="forms-field forms-rule">
-      {linkOf !== null ? (
-        <LinkedRule
-          target={target}
-          link={linkOf}
-          label={label}
-          field={field}
-          problems={ruleProblems}
-          idPrefix={`${idPrefix}-${safe(at)}`}
-          variables={variables}
-        />
-      ) : (
-        <RuleBuilder
-          label={label}
-          value={field.value}
-          onChange={field.onChange}
-          idPrefix={`${idPrefix}-${safe(at)}`}
-          problems={ruleProblems}
-          table={target}
-          count={count}
-          variables={variables}
-        />
-      )}
+      {linkOf !== null ? <LinkedRule {...rule} target={target} link={linkOf} /> : <RuleBuilder {...rule} table={target} count={count} />}
     </div>
   );
 }
 
 /** A rule on the rows a link reaches (enrich's aggregates and collect): scoped to that table. */
-function LinkedRule({
-  target,
-  link,
-  label,
-  field,
-  problems,
-  idPrefix,
-  variables,
-}: {
-  target: string | null;
-  link: string;
-  label: string;
-  field: SpecialField;
-  problems: PathProblem[];
-  idPrefix: string;
-  variables: string[];
-}) {
+function LinkedRule({ target, link, ...rule }: Omit<RuleBuilderProps, "table" | "count"> & { target: string | null; link: string }) {
   const columns = useColumns(target);
   const table = columns.data?.links.find((l) => l.name === link)?.table ?? null;
-  return (
-    <RuleBuilder
-      label={label}
-      value={field.value}
-      onChange={field.onChange}
-      idPrefix={idPrefix}
-      problems={problems}
-      table={table}
-      count={null}
-      variables={variables}
-    />
-  );
+  return <RuleBuilder {...rule} table={table} count={null} />;
 }
 
 /** What the `Field` of a field the panel renders itself takes from it. */
