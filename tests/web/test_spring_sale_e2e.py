@@ -114,6 +114,16 @@ def save(page: Page) -> None:
     expect(page.get_by_role("status").filter(has_text="All changes saved")).to_be_visible()
 
 
+def add_in_condition(rule: Locator, number: str, name: str, values: list[str]) -> None:
+    """Add condition `number` of a rule builder: field `name` in `values`, typed one by one."""
+    button(rule, "Add condition").click()
+    field(rule, f"Field of condition {number}").fill(name)
+    choose(field(rule, f"Operator of condition {number}"), "in")
+    for i, value in enumerate(values, 1):
+        button(rule, f"Add value to condition {number}").click()
+        field(rule, f"Value {i} of condition {number}").fill(value)
+
+
 # ---- building the sample by clicks and typing ----
 
 def build_spring_sale(page: Page, shot: Shots) -> None:
@@ -142,13 +152,7 @@ def build_spring_sale(page: Page, shot: Shots) -> None:
     panel = add(page, "Build audience", "buyers")
     field(panel, "Label").fill("Recent buyers in France and Spain")
     rule = group(panel, "Rule")
-    button(rule, "Add condition").click()
-    field(rule, "Field of condition 1").fill("country")
-    choose(field(rule, "Operator of condition 1"), "in")
-    button(rule, "Add value to condition 1").click()
-    field(rule, "Value 1 of condition 1").fill("FR")
-    button(rule, "Add value to condition 1").click()
-    field(rule, "Value 2 of condition 1").fill("ES")
+    add_in_condition(rule, "1", "country", ["FR", "ES"])
     button(rule, "Add condition").click()
     choose(field(rule, "Type of condition 2"), "filter")
     choose(field(rule, "Filter of condition 2"), "recent_buyers")
@@ -196,13 +200,7 @@ def build_spring_sale(page: Page, shot: Shots) -> None:
     vip = group(panel, "Subset vip")
     field(vip, "Label").fill("Gold and platinum")
     rule = group(panel, "Rule of subset vip")
-    button(rule, "Add condition").click()
-    field(rule, "Field of condition 1").fill("loyalty_tier")
-    choose(field(rule, "Operator of condition 1"), "in")
-    button(rule, "Add value to condition 1").click()
-    field(rule, "Value 1 of condition 1").fill("gold")
-    button(rule, "Add value to condition 1").click()
-    field(rule, "Value 2 of condition 1").fill("platinum")
+    add_in_condition(rule, "1", "loyalty_tier", ["gold", "platinum"])
     button(panel, "Add subset").click()
     field(group(panel, "Subset subset_2"), "ID").fill("sample")
     sample = group(panel, "Subset sample")
