@@ -1,15 +1,21 @@
-"""Shared fixtures: a fresh PostgreSQL schema per test, and control-plane URLs for both databases.
+"""Shared fixtures: a fresh PostgreSQL schema per test, control-plane URLs for both
+databases, and the data-plane backends the targeting, delivery, feedback and report
+suites run on (`data_backend`, `data_url`, `data_urls`).
 
 Without `OVERTURE_TEST_POSTGRES_URL` the PostgreSQL tests are deselected, never skipped,
 and a banner at the end says how many did not run. With `OVERTURE_REQUIRE_POSTGRES=1`
 (CI) a missing URL or an unreachable server fails the session at once.
+
+A test that a backend cannot pass says so with `@pytest.mark.xfail_backend(BACKEND,
+reason=...)`: on that backend it is a strict xfail (it fails the run once it passes),
+on the others an ordinary test.
 """
 
 from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
@@ -47,6 +53,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "postgres_url" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.postgres)
+        _xfail_on_backend(item)
     if os.environ.get(PG_ENV):
         return
     kept = [item for item in items if item.get_closest_marker("postgres") is None]
@@ -71,7 +78,19 @@ class _XdistBanner:
         self.config.stash[NOT_RUN] = count
 
 
+def _xfail_on_backend(item: pytest.Item) -> None:
+    """`xfail_backend(NAME, ..., reason=...)`: a strict xfail on the data backends named."""
+    callspec = getattr(item, "callspec", None)
+    backend = callspec.params.get("data_backend") if callspec else None
+    for mark in item.iter_markers("xfail_backend"):
+        if backend in mark.args:
+            item.add_marker(pytest.mark.xfail(
+                strict=True, reason=f"{backend}: {mark.kwargs['reason']}"))
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "xfail_backend(*backends, reason): a strict xfail on those data backends")
     if config.pluginmanager.hasplugin("xdist") and not hasattr(config, "workerinput"):
         config.pluginmanager.register(_XdistBanner(config), "overture-xdist-banner")
 
@@ -87,23 +106,73 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         )
 
 
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A new empty schema (dropped afterwards) on the server of $OVERTURE_TEST_POSTGRES_URL."""
+def _new_schema() -> tuple[str, str]:
+    """A new empty schema on the server of $OVERTURE_TEST_POSTGRES_URL: (URL, schema)."""
     base = os.environ.get(PG_ENV)
     if not base:  # only reachable by bypassing the deselection above
         raise RuntimeError(f"{PG_ENV} is not set")
     schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = _libpq_url(base)
-    with psycopg.connect(admin, autocommit=True) as conn:
+    with psycopg.connect(_libpq_url(base), autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
     url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute("SET lock_timeout = '10s'")  # a leaked connection fails, not hangs
+    return url.render_as_string(hide_password=False), schema
+
+
+def _drop_schemas(schemas: list[str]) -> None:
+    if not schemas:
+        return
+    with psycopg.connect(_libpq_url(os.environ[PG_ENV]), autocommit=True) as conn:
+        conn.execute("SET lock_timeout = '10s'")  # a leaked connection fails, not hangs
+        for schema in schemas:
             conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A new empty schema (dropped afterwards) on the server of $OVERTURE_TEST_POSTGRES_URL."""
+    url, schema = _new_schema()
+    try:
+        yield url
+    finally:
+        _drop_schemas([schema])
+
+
+DATA_BACKENDS = ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(scope="session", params=DATA_BACKENDS)
+def data_backend(request: pytest.FixtureRequest) -> str:
+    """The data-plane backend a test runs on: `duckdb`, then `postgres` (marked `postgres`,
+    so it follows the NOT RUN rules above). Tests take `data_url` or `data_urls`."""
+    return str(request.param)
+
+
+@pytest.fixture
+def data_url(data_backend: str, request: pytest.FixtureRequest) -> str | None:
+    """The `[data] url` of one test's workspace: None (the workspace's own DuckDB file) or
+    a new PostgreSQL schema, dropped after the test."""
+    if data_backend == "duckdb":
+        return None
+    return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture(scope="session")
+def data_urls(data_backend: str) -> Iterator[Callable[[], str | None]]:
+    """`data_urls()`: a `[data] url` for a workspace shared by a module's or the session's
+    tests (None on DuckDB, a new PostgreSQL schema each call, all dropped at the end)."""
+    schemas: list[str] = []
+
+    def new() -> str | None:
+        if data_backend == "duckdb":
+            return None
+        url, schema = _new_schema()
+        schemas.append(schema)
+        return url
+
+    try:
+        yield new
+    finally:
+        _drop_schemas(schemas)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

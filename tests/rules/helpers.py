@@ -66,8 +66,14 @@ def matching(ws: Workspace, rule: Any, dimension: str = "customers", **ctx: Any)
 
 
 def sql_ids(ws: Workspace, query: str) -> set[int]:
-    """The first column of a hand-written SQL query against the same DuckDB file."""
-    return {int(row[0]) for row in ws.data.con.raw_sql(query).fetchall()}
+    """The first column of a hand-written SQL query against the same data plane (SQL that
+    DuckDB and PostgreSQL both read)."""
+    cursor = ws.data.con.raw_sql(query)
+    try:
+        return {int(row[0]) for row in cursor.fetchall()}
+    finally:
+        if ws.data.backend != "duckdb":  # DuckDB's is the connection itself
+            cursor.close()
 
 
 def rows_with(**extra: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -55,11 +56,12 @@ def expected_buyers(min_total: float = 100) -> set[int]:
 
 
 @pytest.fixture(scope="module")
-def cli_ws(tmp_path_factory: pytest.TempPathFactory) -> tuple[Workspace, Path]:
+def cli_ws(tmp_path_factory: pytest.TempPathFactory,
+           data_urls: Callable[[], str | None]) -> tuple[Workspace, Path]:
     from support.workspace import make_workspace
 
     root = tmp_path_factory.mktemp("cli")
-    ws = make_workspace(root / "ws")
+    ws = make_workspace(root / "ws", data_url=data_urls())
     ws.close()  # the CLI opens the workspace itself
     campaign = root / "spring-sale.yaml"
     campaign.write_text(CAMPAIGN, encoding="utf-8")

@@ -10,7 +10,7 @@ expectation below is counted by hand from ROWS and that list.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -82,8 +82,8 @@ def event_rows(ws: Workspace) -> list[dict[str, Any]]:
             for i, (campaign, activity, key, kind, before, machine) in enumerate(EVENTS)]
 
 
-def live_runs(root: Path) -> Harness:
-    h = Harness(root)
+def live_runs(root: Path, data_url: str | None = None) -> Harness:
+    h = Harness(root, data_url=data_url)
     for doc, name in ((PROMO, "promo"), (OTHER, "other")):
         result = h.run(doc, name=name, mode="live")
         assert result["status"] == "done", result
@@ -91,8 +91,9 @@ def live_runs(root: Path) -> Harness:
 
 
 @pytest.fixture(scope="module")
-def h(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
-    harness = live_runs(tmp_path_factory.mktemp("engagement"))
+def h(tmp_path_factory: pytest.TempPathFactory,
+      data_urls: Callable[[], str | None]) -> Iterator[Harness]:
+    harness = live_runs(tmp_path_factory.mktemp("engagement"), data_urls())
     stored = events.append(harness.ws.data, event_rows(harness.ws))
     assert (stored.stored, stored.unknown) == (len(EVENTS), [])
     yield harness
@@ -321,8 +322,8 @@ def test_no_message_log_matches_nobody(ws: Workspace) -> None:
     assert matching(ws, rule) == {1, 3, 5, 10, 12}
 
 
-def test_a_log_without_events_table(tmp_path: Path) -> None:
-    h = Harness(tmp_path)
+def test_a_log_without_events_table(tmp_path: Path, data_url: str | None) -> None:
+    h = Harness(tmp_path, data_url=data_url)
     try:
         result = h.run(OTHER, name="other", mode="live")
         assert result["status"] == "done", result

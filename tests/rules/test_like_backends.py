@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from overture.rules.compiler import RULE_ADAPTER, Compiler, RuleContext
 from overture.rules.resolve import Resolver
 from support.workspace import CLOCK, ROWS, make_workspace
@@ -18,12 +16,8 @@ def _rows() -> dict:
     return rows
 
 
-@pytest.mark.parametrize("engine", ["duckdb", pytest.param("postgres",
-                                                           marks=pytest.mark.postgres)])
-def test_a_backslash_in_like_matches_itself(engine: str, tmp_path: Path,
-                                            request: pytest.FixtureRequest) -> None:
-    url = str(request.getfixturevalue("postgres_url")) if engine == "postgres" else None
-    ws = make_workspace(tmp_path / "ws", data_url=url, rows=_rows())
+def test_a_backslash_in_like_matches_itself(tmp_path: Path, data_url: str | None) -> None:
+    ws = make_workspace(tmp_path / "ws", data_url=data_url, rows=_rows())
     try:
         compiler = Compiler(RuleContext(plane=ws.data,
                                         resolver=Resolver(ws.catalog, ws.data.columns_of()),

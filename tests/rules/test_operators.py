@@ -8,6 +8,7 @@ spec's `pred IS NOT TRUE`.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
 from datetime import date
 from typing import Any
 
@@ -249,13 +250,16 @@ NEGATED = {"eq": "ne", "in": "not_in", "starts_with": "not_starts_with",
 
 
 @pytest.fixture(scope="module")
-def nulls_ws(tmp_path_factory: pytest.TempPathFactory) -> Any:
+def nulls_ws(tmp_path_factory: pytest.TempPathFactory,
+             data_urls: Callable[[], str | None]) -> Iterator[Any]:
     from support.workspace import make_workspace
 
     from .helpers import rows_with
 
-    return make_workspace(tmp_path_factory.mktemp("nulls") / "ws",
-                          rows=rows_with(customers=[NOBODY, EMPTY]))
+    ws = make_workspace(tmp_path_factory.mktemp("nulls") / "ws", data_url=data_urls(),
+                        rows=rows_with(customers=[NOBODY, EMPTY]))
+    yield ws
+    ws.close()
 
 
 @pytest.mark.parametrize("rule", POSITIVE_LEAVES, ids=lambda r: f"{r['field']} {r['op']}")

@@ -4,7 +4,7 @@ and on DATE (the campaign-local date), between on dates and timestamps, the cloc
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -50,7 +50,7 @@ def test_in_last_on_a_timestamp_is_exact_elapsed_time(ws: Workspace, duration: s
     seconds = int(span.total_seconds())
     assert got == sql_ids(ws, f"""
         SELECT purchase_id FROM purchases
-        WHERE purchased_at BETWEEN TIMESTAMP '2027-03-01 09:00:00' - INTERVAL {seconds} SECOND
+        WHERE purchased_at BETWEEN TIMESTAMP '2027-03-01 09:00:00' - INTERVAL '{seconds} seconds'
                                AND TIMESTAMP '2027-03-01 09:00:00'""")
 
 
@@ -84,13 +84,17 @@ def test_twenty_four_hours_is_one_day_across_a_dst_change(ws: Workspace) -> None
     assert day == hours == bought_within(timedelta(days=30), naive)
 
 
-def test_not_in_last_keeps_null_timestamps(tmp_path: Path) -> None:
+def test_not_in_last_keeps_null_timestamps(tmp_path: Path, data_url: str | None) -> None:
     extra = {"purchase_id": 13, "customer_id": 3, "product_id": 1, "amount": 1.0,
              "purchased_at": None}
-    ws = make_workspace(tmp_path / "ws", rows=rows_with(purchases=[extra]))
-    inside = on_purchases(ws, {"field": "purchased_at", "op": "in_last", "value": "30 days"})
-    outside = on_purchases(ws, {"field": "purchased_at", "op": "not_in_last",
-                                "value": "30 days"})
+    ws = make_workspace(tmp_path / "ws", data_url=data_url, rows=rows_with(purchases=[extra]))
+    try:
+        inside = on_purchases(ws, {"field": "purchased_at", "op": "in_last",
+                                   "value": "30 days"})
+        outside = on_purchases(ws, {"field": "purchased_at", "op": "not_in_last",
+                                    "value": "30 days"})
+    finally:
+        ws.close()
     every = {p["purchase_id"] for p in PURCHASES} | {13}
     assert inside == bought_within(timedelta(days=30))
     assert outside == every - inside
@@ -127,12 +131,15 @@ SIGNUPS = {101: date(2027, 2, 25), 102: date(2027, 2, 26), 103: date(2027, 2, 27
 
 
 @pytest.fixture(scope="module")
-def dates_ws(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
+def dates_ws(tmp_path_factory: pytest.TempPathFactory,
+             data_urls: Callable[[], str | None]) -> Iterator[Workspace]:
     """ROWS plus six customers who signed up around the end of February 2027."""
     base = dict(ROWS["customers"][0])
     extra = [{**base, "customer_id": cid, "signup_date": day} for cid, day in SIGNUPS.items()]
-    return make_workspace(tmp_path_factory.mktemp("dates") / "ws",
-                          rows=rows_with(customers=extra))
+    ws = make_workspace(tmp_path_factory.mktemp("dates") / "ws", data_url=data_urls(),
+                        rows=rows_with(customers=extra))
+    yield ws
+    ws.close()
 
 
 def recent(ws: Workspace, duration: str, op: str = "in_last", **ctx: Any) -> set[int]:
