@@ -7,17 +7,23 @@ import { useEffect, useState } from "react";
 export function useAfterFirstPaint(): boolean {
   const [painted, setPainted] = useState(false);
   useEffect(() => {
+    let frame = 0;
     let task: ReturnType<typeof setTimeout> | undefined;
-    const done = () => setPainted(true);
-    // the task after the next animation frame runs once that frame is painted
-    const frame = requestAnimationFrame(() => (task = setTimeout(done)));
-    // no frames in a hidden page: do not wait for one
-    const fallback = setTimeout(done, 250);
-    return () => {
+    let fallback: ReturnType<typeof setTimeout> | undefined;
+    const cancel = () => {
       cancelAnimationFrame(frame);
       clearTimeout(task);
       clearTimeout(fallback);
     };
+    const done = () => {
+      cancel();
+      setPainted(true);
+    };
+    // the task after the next animation frame runs once that frame is painted
+    frame = requestAnimationFrame(() => (task = setTimeout(done)));
+    // no frames in a hidden page: do not wait for one
+    fallback = setTimeout(done, 250);
+    return cancel;
   }, []);
   return painted;
 }
