@@ -120,11 +120,14 @@ def append(plane: DataPlane, rows: list[dict[str, Any]], *,
         machine = (f"(s.machine OR (s.type IN ('open', 'click') AND s.\"at\" < {sent} + "
                    f"INTERVAL '{float(machine_window)} seconds'))")
     select = ", ".join(machine if c == "machine" else f's."{c}"' for c in EVENT_SCHEMA.names)
-    before = _count(plane)
-    _insert(plane, view, staged, f"INSERT INTO {EVENTS} ({columns}) SELECT {select} "
-                                 f"FROM {{view}} s WHERE NOT EXISTS (SELECT 1 FROM {EVENTS} e "
-                                 "WHERE e.event_id = s.event_id)")
-    stored = _count(plane) - before
+    exact = plane.backend in ("duckdb", "postgres")  # their INSERT says how many rows
+    before = 0 if exact else _count(plane)
+    inserted = _insert(plane, view, staged,
+                       f"INSERT INTO {EVENTS} ({columns}) SELECT {select} FROM {{view}} s "
+                       f"WHERE NOT EXISTS (SELECT 1 FROM {EVENTS} e "
+                       "WHERE e.event_id = s.event_id)")
+    # the statement's own count: the table's grows with other threads' appends too
+    stored = inserted if inserted is not None else _count(plane) - before
     return AppendResult(stored, len(kept) - stored, unknown)
 
 
@@ -132,18 +135,25 @@ def _count(plane: DataPlane) -> int:
     return int(plane.con.table(EVENTS).count().execute())
 
 
-def _insert(plane: DataPlane, view: str, staged: pa.Table, sql: str) -> None:
+def _insert(plane: DataPlane, view: str, staged: pa.Table, sql: str) -> int | None:
+    """Run the INSERT over the staged rows; the rows it inserted, where the engine says."""
     if plane.backend == "duckdb":
         raw = plane.con.con
         raw.register(view, staged)
         try:
-            raw.execute(sql.format(view=view))
+            row = raw.execute(sql.format(view=view)).fetchone()  # DuckDB answers the count
         finally:
             raw.unregister(view)
-        return
+        return int(row[0]) if row is not None else None
     temp = plane.con.create_table(view, ibis.memtable(staged), temp=True)
     try:
+        if plane.backend == "postgres":
+            conn = plane.con.con
+            with conn.transaction(), conn.cursor() as cursor:
+                cursor.execute(sql.format(view=temp.get_name()))
+                return int(cursor.rowcount) if cursor.rowcount >= 0 else None
         plane.execute([(sql.format(view=temp.get_name()), [])])
+        return None
     finally:
         plane.con.drop_table(view, force=True)
 
