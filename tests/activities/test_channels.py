@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -28,9 +28,11 @@ EXTRA = [
 
 
 @pytest.fixture(scope="module")
-def h(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
+def h(tmp_path_factory: pytest.TempPathFactory,
+      data_urls: Callable[[], str | None]) -> Iterator[Harness]:
     rows = {**ROWS, "customers": ROWS["customers"] + EXTRA}
-    harness = Harness(Path(tmp_path_factory.mktemp("channels")), rows=rows)
+    harness = Harness(Path(tmp_path_factory.mktemp("channels")), rows=rows,
+                      data_url=data_urls())
     yield harness
     harness.close()
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -43,9 +43,9 @@ BY_ID = {r["customer_id"]: r for r in ROWS["customers"]}
 CHANNEL = "      sms: {address: phone, consent: sms_optin}\n"
 
 
-def mail_harness(root: Path, consent: bool = True) -> Harness:
+def mail_harness(root: Path, consent: bool = True, data_url: str | None = None) -> Harness:
     """The retail workspace, its customers given `postal_address` and `mail_optin`."""
-    h = Harness(root)
+    h = Harness(root, data_url=data_url)
     con = h.ws.data.con
     extra = ibis.memtable(
         [{"customer_id": cid, "postal_address": ADDRESSES[cid], "mail_optin": OPTIN[cid]}
@@ -65,8 +65,9 @@ def mail_harness(root: Path, consent: bool = True) -> Harness:
 
 
 @pytest.fixture(scope="module")
-def h(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
-    harness = mail_harness(tmp_path_factory.mktemp("direct_mail"))
+def h(tmp_path_factory: pytest.TempPathFactory,
+      data_urls: Callable[[], str | None]) -> Iterator[Harness]:
+    harness = mail_harness(tmp_path_factory.mktemp("direct_mail"), data_url=data_urls())
     yield harness
     harness.close()
 
@@ -219,8 +220,9 @@ def test_a_failed_write_leaves_the_previous_file_and_no_temp_file(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["letters.csv"]
 
 
-def test_without_a_consent_column_only_the_address_counts(tmp_path: Path) -> None:
-    h = mail_harness(tmp_path, consent=False)
+def test_without_a_consent_column_only_the_address_counts(tmp_path: Path,
+                                                          data_url: str | None) -> None:
+    h = mail_harness(tmp_path, consent=False, data_url=data_url)
     try:
         result = h.run("""
             - {id: all, type: build_audience}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -225,13 +226,14 @@ def test_live_history_is_readable_with_sql(fresh: Harness) -> None:
     assert mine.count().execute() == 2
 
 
-def test_date_field_compares_with_the_campaign_local_date(tmp_path) -> None:
+def test_date_field_compares_with_the_campaign_local_date(tmp_path: Path,
+                                                          data_url: str | None) -> None:
     """The watermark of a run at 12:00 UTC on 1 March is 2 March in Auckland (UTC+13)."""
     base = ROWS["customers"][0]
     customers = [{**base, "customer_id": 1, "signup_date": date(2027, 3, 1)},
                  {**base, "customer_id": 2, "signup_date": date(2027, 3, 2)},
                  {**base, "customer_id": 3, "signup_date": date(2027, 3, 3)}]
-    h = Harness(tmp_path, rows={**ROWS, "customers": customers})
+    h = Harness(tmp_path, rows={**ROWS, "customers": customers}, data_url=data_url)
     try:
         doc = """
             - {id: query, type: incremental_query, mode: date_field, field: signup_date}

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
+
+import pytest
 
 from engine.kit import ALL_IDS, BY_ID, Harness, where
 
@@ -206,8 +209,9 @@ def test_negated_rules_keep_unknown_values(shared: Harness) -> None:
     assert 8 in ALL_IDS - FR
 
 
-def test_random_picks_the_same_rows_on_duckdb_and_postgresql(tmp_path, postgres_url: str
-                                                             ) -> None:
+@pytest.mark.postgres
+def test_random_picks_the_same_rows_on_duckdb_and_postgresql(tmp_path: Path,
+                                                             postgres_url: str) -> None:
     doc = """
         - {id: all, type: build_audience}
         - {id: split, type: split, inputs: [all], complement: true,

@@ -1,8 +1,8 @@
 """Reading a file for load_file: good rows typed, bad rows kept as rejects with a reason.
 
 The file is read by pyarrow (every column as text), handed to the data plane, and typed
-there with TRY_CAST, so a value that does not fit its declared type rejects its row
-instead of failing the whole file.
+there by the patterns of data.text_values (the same on every engine), so a value that
+does not fit its declared type rejects its row instead of failing the whole file.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from overture.activities.base import ActivityError, ExecContext
+from overture.data.text_values import parse_text
 from overture.definition import activities as act
 
 IDENTIFIER = "^[A-Za-z_][A-Za-z0-9_]*$"
@@ -91,7 +92,7 @@ def read_rows_file(ctx: ExecContext, a: act.LoadFile) -> tuple[ir.Table, ir.Tabl
         column = staged[name]
         declared = a.columns.get(name)
         if declared and declared != "string":
-            cast = column.strip().try_cast(_TYPES[declared])
+            cast = parse_text(column.strip(), _TYPES[declared], ctx.plane.backend)
             failed.append((column.notnull() & (column.strip() != "") & cast.isnull(),
                            f"column {name}: not a {declared}"))
             typed[name] = cast

@@ -21,7 +21,7 @@ from overture.activities.base import (
     seeded_hash,
 )
 from overture.activities.files import read_rows_file
-from overture.data import audiences, history
+from overture.data import audiences, history, text_values
 from overture.definition import activities as act
 from overture.rules.compiler import RuleError
 from overture.rules.resolve import PortSchema, type_family
@@ -125,7 +125,8 @@ def reconcile(a: act.Reconcile, inputs: list[PortInput], ctx: ExecContext) -> Ou
     wanted = [key, *[c for c in dict.fromkeys(a.match.values()) if c != key]]
     right = target.select(*[target[c].name(f"t__{c}") for c in wanted])
     left = rows.select("_line", *[rows[c].name(f"f__{c}") for c in a.match])
-    conditions = [_match_value(left[f"f__{file_col}"], right[f"t__{target_col}"])
+    conditions = [_match_value(left[f"f__{file_col}"], right[f"t__{target_col}"],
+                               ctx.plane.backend)
                   == _profile_value(right[f"t__{target_col}"])
                   for file_col, target_col in a.match.items()]
     pairs = left.inner_join(right, conditions).select("_line", _key=right[f"t__{key}"])
@@ -154,16 +155,22 @@ def reconcile(a: act.Reconcile, inputs: list[PortInput], ctx: ExecContext) -> Ou
 
 
 def _profile_value(target_col: ir.Value) -> ir.Value:
-    """Profile text is trimmed too: stray spaces on either side never hide a match."""
-    return target_col.strip() if target_col.type().is_string() else target_col
+    """Profile text is trimmed too: stray spaces on either side never hide a match; a
+    column of a type without a text form (data.text_values) is compared as its text."""
+    dtype = target_col.type()
+    if dtype.is_string():
+        return target_col.strip()
+    return target_col if text_values.supported(dtype) else target_col.cast("string").strip()
 
 
-def _match_value(file_col: ir.Value, target_col: ir.Value) -> ir.Value:
-    """The file's text, trimmed and typed like the target column (untypeable: no match)."""
+def _match_value(file_col: ir.Value, target_col: ir.Value, backend: str) -> ir.Value:
+    """The file's text, trimmed and typed like the target column (untypeable: no match),
+    by the same rules on every engine (data.text_values)."""
     text = file_col.cast("string").strip()
-    if target_col.type().is_string():
+    dtype = target_col.type()
+    if dtype.is_string() or not text_values.supported(dtype):
         return text
-    return text.try_cast(target_col.type())
+    return text_values.parse_text(text, dtype, backend)
 
 
 # ---------------------------------------------------------------- set operations
