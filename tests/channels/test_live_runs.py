@@ -87,8 +87,10 @@ def configure(h: Harness, **sections: dict[str, Any]) -> None:
 
 
 @pytest.fixture
-def h(tmp_path: Path) -> Iterator[Harness]:
-    harness = Harness(tmp_path)
+def h(tmp_path: Path, data_url: str | None) -> Iterator[Harness]:
+    """The workspace, its data plane on each backend; the recorder's logs start empty."""
+    Recorder.sent.clear()
+    harness = Harness(tmp_path, data_url=data_url)
     yield harness
     harness.close()
 
@@ -273,28 +275,3 @@ def test_a_missing_sender_fails_the_activity_with_a_clear_message(h: Harness) ->
     assert result["activities"]["mail"]["status"] == "waiting"
     assert "email needs a sender" in result["activities"]["mail"]["error"]
     assert read_outbox(h.ws.state_dir, "email") == []
-
-
-@pytest.mark.postgres
-def test_a_live_run_with_a_pause_and_resume_on_a_postgres_data_plane(
-        tmp_path: Path, postgres_url: str) -> None:
-    harness = Harness(tmp_path, data_url=postgres_url)
-    try:
-        configure(harness, channels={"email": "rec"},
-                  providers={"rec": {"type": "live-recorder", "fail_to": [BY_ID[1]["email"]],
-                                     "log": "pg", "concurrency": 1}},
-                  delivery={"max_errors": 1, "batch_size": 2})
-        result = harness.run(MAIL % "", mode="live")
-        assert result["status"] == "paused", result
-        configure(harness, providers={"rec": {"type": "live-recorder", "log": "pg"}})
-        from overture.engine.runner import resume_run
-        resumed = resume_run(harness.ws, result["run"])
-        assert resumed["status"] == "done", resumed
-        assert sorted(m.to for m in Recorder.sent["pg"]) == sorted(
-            BY_ID[i]["email"] for i in EMAILABLE - {1})
-        harness.check(resumed, "mail", "out", EMAILABLE - {1})
-        statuses = {int(r["profile_key"]): r["status"] for r in log_rows(harness, result["run"])}
-        assert statuses == {**{k: "excluded" for k in set(BY_ID) - EMAILABLE},
-                            1: "failed", **{k: "sent" for k in EMAILABLE - {1}}}
-    finally:
-        harness.close()
