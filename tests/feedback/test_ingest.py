@@ -36,12 +36,10 @@ NOW = datetime(2027, 3, 2, 12, 0)
 STRANGER = "3f1e0c2a-9b8d-3e7f-a6c5-d4b3a2918070"  # a version-3 UUID no run produced
 
 
-@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
-def h(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
+@pytest.fixture
+def h(tmp_path: Path, data_url: str | None) -> Iterator[Harness]:
     """The workspace, its data plane once on DuckDB and once on PostgreSQL."""
-    extra = {} if request.param == "duckdb" else {
-        "data_url": str(request.getfixturevalue("postgres_url"))}
-    harness = Harness(tmp_path, **extra)
+    harness = Harness(tmp_path, data_url=data_url)
     yield harness
     harness.close()
 

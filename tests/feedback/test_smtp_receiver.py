@@ -57,11 +57,10 @@ OUT_OF_OFFICE = b"From: eve@example.com\r\nSubject: Out of office\r\n\r\nBack on
 
 # ---- the workspace, the receiver, a sending MTA ----
 
-@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
-def h(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
-    extra = {} if request.param == "duckdb" else {
-        "data_url": str(request.getfixturevalue("postgres_url"))}
-    harness = Harness(tmp_path, **extra)
+@pytest.fixture
+def h(tmp_path: Path, data_url: str | None) -> Iterator[Harness]:
+    """The workspace, its data plane once on DuckDB and once on PostgreSQL."""
+    harness = Harness(tmp_path, data_url=data_url)
     yield harness
     harness.close()
 
