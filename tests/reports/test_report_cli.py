@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +41,9 @@ FIGURE_HEADER = ["campaign", "scope", "run", "activity", "channel", "window", "t
 
 
 @pytest.fixture(scope="module")
-def news(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenario]:
-    scenario = build(tmp_path_factory.mktemp("cli"))
+def news(tmp_path_factory: pytest.TempPathFactory,
+         data_urls: Callable[[], str | None]) -> Iterator[Scenario]:
+    scenario = build(tmp_path_factory.mktemp("cli"), data_url=data_urls())
     tested = scenario.h.run(MAIL, mode="test", name="tried")  # a campaign never live
     assert tested["status"] == "done"
     scenario.h.close()  # the commands open the workspace themselves

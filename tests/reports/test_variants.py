@@ -62,8 +62,9 @@ def test_the_z_test_says_when_it_cannot_tell() -> None:
 
 
 @pytest.fixture
-def ab(tmp_path: Path) -> Iterator[tuple[Harness, dict[str, list[str]]]]:
-    h = Harness(tmp_path, rows={**ROWS, "customers": customers(80)})
+def ab(tmp_path: Path, data_url: str | None
+       ) -> Iterator[tuple[Harness, dict[str, list[str]]]]:
+    h = Harness(tmp_path, rows={**ROWS, "customers": customers(80)}, data_url=data_url)
     result = h.run(AB, mode="live", name="ab")
     assert result["status"] == "done", result
     log = message_log(h.ws.data)
