@@ -51,7 +51,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
-        if "postgres_url" in getattr(item, "fixturenames", ()):
+        if {"postgres_url", "postgres_urls"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.postgres)
         _xfail_on_backend(item)
     if os.environ.get(PG_ENV):
@@ -157,14 +157,12 @@ def data_url(data_backend: str, request: pytest.FixtureRequest) -> str | None:
 
 
 @pytest.fixture(scope="session")
-def data_urls(data_backend: str) -> Iterator[Callable[[], str | None]]:
-    """`data_urls()`: a `[data] url` for a workspace shared by a module's or the session's
-    tests (None on DuckDB, a new PostgreSQL schema each call, all dropped at the end)."""
+def postgres_urls() -> Iterator[Callable[[], str]]:
+    """`postgres_urls()`: a new schema each call, for a workspace shared by a module's or
+    the session's tests; all are dropped at the end of the session."""
     schemas: list[str] = []
 
-    def new() -> str | None:
-        if data_backend == "duckdb":
-            return None
+    def new() -> str:
         url, schema = _new_schema()
         schemas.append(schema)
         return url
@@ -173,6 +171,16 @@ def data_urls(data_backend: str) -> Iterator[Callable[[], str | None]]:
         yield new
     finally:
         _drop_schemas(schemas)
+
+
+@pytest.fixture(scope="session")
+def data_urls(data_backend: str, request: pytest.FixtureRequest
+              ) -> Callable[[], str | None]:
+    """`data_urls()`: a `[data] url` for a workspace shared by a module's or the session's
+    tests: None on DuckDB, else `postgres_urls()`."""
+    if data_backend == "duckdb":
+        return lambda: None
+    return request.getfixturevalue("postgres_urls")  # type: ignore[no-any-return]
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
