@@ -84,7 +84,11 @@ def read_rows_file(ctx: ExecContext, a: act.LoadFile) -> tuple[ir.Table, ir.Tabl
         raw, lines, ragged = _read_csv(path, names, a.delimiter)
     raw = raw.append_column("_line", pa.array(lines, pa.int64()))
     staged_name = ctx.table_name(a.id, "_raw")
-    ctx.plane.materialize(ibis.memtable(raw), staged_name)
+    # created empty, then appended in one statement (COPY on PostgreSQL): an Ibis
+    # memtable would reach PostgreSQL as one INSERT per line of the file
+    ctx.plane.drop(staged_name)
+    ctx.plane.con.create_table(staged_name, schema=ibis.Schema.from_pyarrow(raw.schema))
+    ctx.plane.append(staged_name, raw)
     staged = ctx.plane.table_any(staged_name)
     typed: dict[str, ir.Value] = {}
     failed: list[tuple[ir.BooleanValue, str]] = []

@@ -23,6 +23,7 @@ import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
+from overture.data.bulk import copy_arrow
 from overture.data.messages import MESSAGES, RESULTS, utc_naive
 from overture.data.plane import IBIS_PREFIX, INTERNAL_PREFIX, DataPlane
 
@@ -77,13 +78,23 @@ def _arrow(rows: list[dict[str, Any]], schema: ibis.Schema) -> pa.Table:
 
 
 def known_messages(plane: DataPlane, message_ids: list[str]) -> set[str]:
-    """The ids among these that the message log holds (sent or not)."""
+    """The ids among these that the message log holds (sent or not), in one query with
+    the ids bound as one array (an Ibis memtable would be one INSERT per id on
+    PostgreSQL, and stay registered on DuckDB)."""
     if not message_ids or not plane.has_table(MESSAGES):
         return set()
-    log = plane.con.table(MESSAGES)
-    wanted = ibis.memtable({"m": sorted(set(message_ids))})
-    found = log.semi_join(wanted, log.message_id == wanted.m).select("message_id")
-    return {row["message_id"] for row in found.to_pyarrow().to_pylist()}
+    wanted = sorted(set(message_ids))
+    sql = f"SELECT DISTINCT message_id FROM {MESSAGES} WHERE message_id IN (SELECT unnest({{}}))"
+    if plane.backend == "duckdb":
+        rows = plane.con.con.execute(sql.format("?::VARCHAR[]"), [wanted]).fetchall()
+    elif plane.backend == "postgres":
+        with plane.con.con.cursor() as cursor:
+            rows = cursor.execute(sql.format("%s::text[]"), [wanted]).fetchall()
+    else:
+        log = plane.con.table(MESSAGES)
+        found = log.filter(log.message_id.isin(wanted)).select("message_id").distinct()
+        rows = [(r["message_id"],) for r in found.to_pyarrow().to_pylist()]
+    return {str(row[0]) for row in rows}
 
 
 def append(plane: DataPlane, rows: list[dict[str, Any]], *,
@@ -112,18 +123,26 @@ def append(plane: DataPlane, rows: list[dict[str, Any]], *,
     view = f"{IBIS_PREFIX}events_{uuid.uuid4().hex}"
     columns = ", ".join(f'"{c}"' for c in EVENT_SCHEMA.names)
     machine = "s.machine"
+    joins = ""
     if machine_window is not None:
-        sent = f"(SELECT m.sent_at FROM {MESSAGES} m WHERE m.message_id = s.message_id)"
+        # joins, not a subquery per event: PostgreSQL runs a correlated subquery once
+        # per row, each a scan of the log
+        joins = (f" LEFT JOIN (SELECT message_id, MAX(sent_at) AS sent_at FROM {MESSAGES} "
+                 "WHERE message_id IN (SELECT message_id FROM {view}) GROUP BY message_id) m "
+                 "ON m.message_id = s.message_id")
+        sent = "m.sent_at"
         if plane.has_table(RESULTS):  # results not folded yet hold the sending time
-            sent = (f'COALESCE((SELECT MAX(r."at") FROM {RESULTS} r '
-                    f"WHERE r.message_id = s.message_id), {sent})")
+            joins += (f' LEFT JOIN (SELECT message_id, MAX("at") AS "at" FROM {RESULTS} '
+                      "WHERE message_id IN (SELECT message_id FROM {view}) "
+                      "GROUP BY message_id) r ON r.message_id = s.message_id")
+            sent = 'COALESCE(r."at", m.sent_at)'
         machine = (f"(s.machine OR (s.type IN ('open', 'click') AND s.\"at\" < {sent} + "
                    f"INTERVAL '{float(machine_window)} seconds'))")
     select = ", ".join(machine if c == "machine" else f's."{c}"' for c in EVENT_SCHEMA.names)
     exact = plane.backend in ("duckdb", "postgres")  # their INSERT says how many rows
     before = 0 if exact else _count(plane)
     inserted = _insert(plane, view, staged,
-                       f"INSERT INTO {EVENTS} ({columns}) SELECT {select} FROM {{view}} s "
+                       f"INSERT INTO {EVENTS} ({columns}) SELECT {select} FROM {{view}} s{joins} "
                        f"WHERE NOT EXISTS (SELECT 1 FROM {EVENTS} e "
                        "WHERE e.event_id = s.event_id)")
     # the statement's own count: the table's grows with other threads' appends too
@@ -136,7 +155,8 @@ def _count(plane: DataPlane) -> int:
 
 
 def _insert(plane: DataPlane, view: str, staged: pa.Table, sql: str) -> int | None:
-    """Run the INSERT over the staged rows; the rows it inserted, where the engine says."""
+    """Stage the rows as `view` and run `sql` (an INSERT naming `{view}`) over them; the
+    rows it inserted, where the engine says."""
     if plane.backend == "duckdb":
         raw = plane.con.con
         raw.register(view, staged)
@@ -145,13 +165,17 @@ def _insert(plane: DataPlane, view: str, staged: pa.Table, sql: str) -> int | No
         finally:
             raw.unregister(view)
         return int(row[0]) if row is not None else None
+    if plane.backend == "postgres":
+        # one transaction: a temporary table filled by COPY (an Ibis memtable would be
+        # one INSERT per row), the INSERT, the table dropped at commit
+        conn = plane.con.con
+        with conn.transaction(), conn.cursor() as cursor:
+            cursor.execute(f'CREATE TEMPORARY TABLE "{view}" (LIKE {EVENTS}) ON COMMIT DROP')
+            copy_arrow(cursor, view, staged)
+            cursor.execute(sql.format(view=f'"{view}"'))
+            return int(cursor.rowcount) if cursor.rowcount >= 0 else None
     temp = plane.con.create_table(view, ibis.memtable(staged), temp=True)
     try:
-        if plane.backend == "postgres":
-            conn = plane.con.con
-            with conn.transaction(), conn.cursor() as cursor:
-                cursor.execute(sql.format(view=temp.get_name()))
-                return int(cursor.rowcount) if cursor.rowcount >= 0 else None
         plane.execute([(sql.format(view=temp.get_name()), [])])
         return None
     finally:

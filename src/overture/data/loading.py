@@ -36,6 +36,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import yaml
 
+from overture.data.bulk import copy_arrow
 from overture.data.plane import (
     AUDIENCE_PREFIX,
     INTERNAL_PREFIX,
@@ -645,15 +646,8 @@ class _Writer:
             finally:
                 raw.unregister(view)
         elif backend == "postgres":
-            buffer = io.BytesIO()
-            pacsv.write_csv(table, buffer, pacsv.WriteOptions(include_header=False,
-                                                              quoting_style="needed"))
-            columns = ", ".join(_q(n) for n in self.schema.names)
-            conn = self.plane.con.con
-            with conn.cursor() as cursor, cursor.copy(
-                f"COPY {_q(self.name)} ({columns}) FROM STDIN WITH (FORMAT csv)"
-            ) as copy:
-                copy.write(buffer.getvalue())
+            with self.plane.con.con.cursor() as cursor:
+                copy_arrow(cursor, self.name, table)
         else:
             self.plane.con.insert(self.name, table)
 

@@ -76,10 +76,11 @@ def now() -> datetime:
     return utc_naive(datetime.now(UTC))
 
 
-def _ensure(plane: DataPlane, name: str, schema: ibis.Schema) -> ir.Table:
+def _ensure(plane: DataPlane, name: str, schema: ibis.Schema) -> None:
+    """Create the table if missing (without reading its schema back: a catalog query per
+    batch of results, for nothing)."""
     if not plane.has_table(name):
         plane.con.create_table(name, schema=schema)
-    return plane.con.table(name)
 
 
 def has_plan(plane: DataPlane, run_id: str, activity_id: str) -> bool:

@@ -169,11 +169,12 @@ class DataPlane:
         return table
 
     def append(self, name: str, rows: Any) -> None:
-        """Append an Arrow table to table `name` in one insert.
+        """Append an Arrow table to table `name` in one statement.
 
         On DuckDB the rows are registered, inserted and unregistered at once: an Ibis
         memtable stays registered (and in memory) for the connection's life, which a
-        sender appending every few hundred results would pile up.
+        sender appending every few hundred results would pile up. On PostgreSQL they
+        are sent with COPY (data.bulk): a memtable would be one INSERT per row.
         """
         if self.backend == "duckdb":
             raw = self.con.con
@@ -184,6 +185,11 @@ class DataPlane:
                 raw.execute(f'INSERT INTO "{name}" ({columns}) SELECT {columns} FROM "{view}"')
             finally:
                 raw.unregister(view)
+        elif self.backend == "postgres":
+            from overture.data.bulk import copy_arrow
+
+            with self.con.con.cursor() as cursor:
+                copy_arrow(cursor, name, rows)
         else:
             self.con.insert(name, ibis.memtable(rows))
 

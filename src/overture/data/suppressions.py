@@ -51,6 +51,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import sqlglot.expressions as sge
 
+from overture.data.bulk import copy_arrow
 from overture.data.plane import INTERNAL_PREFIX, DataPlane
 from overture.errors import OvertureError
 
@@ -399,13 +400,8 @@ def _upload(plane: DataPlane, name: str, values: pa.Array | pa.ChunkedArray) -> 
         return ibis.memtable(data)
     table = plane.con.create_table(name, schema=ibis.schema({"address": "string"}),
                                    temp=True)
-    sql = f'COPY "{name}" ("address") FROM STDIN (FORMAT csv)'
-    options = pacsv.WriteOptions(include_header=False)
-    with plane.con.con.cursor() as cursor, cursor.copy(sql) as copy:
-        for batch in data.to_batches(max_chunksize=65_536):
-            buffer = io.BytesIO()
-            pacsv.write_csv(batch, buffer, write_options=options)
-            copy.write(buffer.getvalue())
+    with plane.con.con.cursor() as cursor:
+        copy_arrow(cursor, name, data)
     return table
 
 
