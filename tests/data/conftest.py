@@ -8,14 +8,10 @@ import pytest
 from overture.data.plane import DataPlane
 
 
-@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
-def plane(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DataPlane]:
+@pytest.fixture
+def plane(tmp_path: Path, data_url: str | None) -> Iterator[DataPlane]:
     """A data plane, once on a DuckDB file and once on a fresh PostgreSQL schema."""
-    if request.param == "duckdb":
-        url = f"duckdb://{tmp_path / 'data.duckdb'}"
-    else:
-        url = str(request.getfixturevalue("postgres_url"))
-    opened = DataPlane.connect(url)
+    opened = DataPlane.connect(data_url or f"duckdb://{tmp_path / 'data.duckdb'}")
     yield opened
     opened.close()
 

@@ -8,10 +8,9 @@ import pytest
 from engine.kit import Harness
 
 
-@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
-def h(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
+@pytest.fixture
+def h(tmp_path: Path, data_url: str | None) -> Iterator[Harness]:
     """The hand-countable workspace, its data plane on DuckDB and on PostgreSQL."""
-    url = None if request.param == "duckdb" else str(request.getfixturevalue("postgres_url"))
-    harness = Harness(tmp_path, data_url=url)
+    harness = Harness(tmp_path, data_url=data_url)
     yield harness
     harness.close()
