@@ -105,3 +105,41 @@ def test_load_file_rejects_what_is_not_a_value_of_its_type(tmp_path: Path,
             (4, "column at: not a timestamp")]
     finally:
         h.close()
+
+
+UUIDS = [("0b6e4b0c-5d43-3a8e-9b71-52c2e0a1f00d", "0b6e4b0c-5d43-3a8e-9b71-52c2e0a1f00d"),
+         ("0B6E4B0C-5D43-3A8E-9B71-52C2E0A1F00D", "0b6e4b0c-5d43-3a8e-9b71-52c2e0a1f00d"),
+         ("{0b6e4b0c-5d43-3a8e-9b71-52c2e0a1f00d}", None),
+         ("0b6e4b0c5d433a8e9b7152c2e0a1f00d", None), ("0b6e4b0c-5d43", None)]
+
+
+def test_uuids_in_any_case(plane: DataPlane) -> None:
+    table = ibis.memtable({"s": [text for text, _ in UUIDS]})
+    plane.con.create_table("uuids", table, overwrite=True)
+    t = plane.table("uuids")
+    rows = t.select("s", v=parse_text(t.s.strip(), "uuid", plane.backend).cast("string"))
+    got = {row["s"]: row["v"] for row in rows.to_pyarrow().to_pylist()}
+    assert got == dict(UUIDS)
+
+
+def test_reconcile_refuses_a_column_without_a_text_form(tmp_path: Path,
+                                                        data_url: str | None) -> None:
+    from engine.kit import Harness
+
+    h = Harness(tmp_path, data_url=data_url)
+    try:
+        con = h.ws.data.con
+        customers = con.table("customers").to_pyarrow()
+        seen = ibis.memtable(customers).mutate(
+            seen=ibis.literal(datetime(2027, 3, 1, 9), type="timestamp('UTC')"))
+        con.create_table("customers", seen.to_pyarrow(), overwrite=True)
+        (h.root / "seen.csv").write_text("at\n2027-03-01 09:00:00\n", encoding="utf-8")
+        result = h.run(f"""
+            - {{id: file, type: load_file, path: {h.root / 'seen.csv'}}}
+            - {{id: match, type: reconcile, inputs: [file], match: {{at: seen}}}}
+        """)
+        entry = result["activities"]["match"]
+        assert entry["status"] == "failed", result
+        assert "reconcile cannot match on 'seen'" in entry["error"]
+    finally:
+        h.close()

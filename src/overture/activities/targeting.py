@@ -155,12 +155,8 @@ def reconcile(a: act.Reconcile, inputs: list[PortInput], ctx: ExecContext) -> Ou
 
 
 def _profile_value(target_col: ir.Value) -> ir.Value:
-    """Profile text is trimmed too: stray spaces on either side never hide a match; a
-    column of a type without a text form (data.text_values) is compared as its text."""
-    dtype = target_col.type()
-    if dtype.is_string():
-        return target_col.strip()
-    return target_col if text_values.supported(dtype) else target_col.cast("string").strip()
+    """Profile text is trimmed too: stray spaces on either side never hide a match."""
+    return target_col.strip() if target_col.type().is_string() else target_col
 
 
 def _match_value(file_col: ir.Value, target_col: ir.Value, backend: str) -> ir.Value:
@@ -168,8 +164,10 @@ def _match_value(file_col: ir.Value, target_col: ir.Value, backend: str) -> ir.V
     by the same rules on every engine (data.text_values)."""
     text = file_col.cast("string").strip()
     dtype = target_col.type()
-    if dtype.is_string() or not text_values.supported(dtype):
-        return text
+    if not text_values.supported(dtype):
+        raise ActivityError(f"reconcile cannot match on {target_col.get_name()[3:]!r}: "
+                            f"its type {dtype} has no text form; match on a text, number, "
+                            "boolean, date, timestamp or uuid column")
     return text_values.parse_text(text, dtype, backend)
 
 

@@ -17,7 +17,8 @@ before any cast, and the casts that run can no longer fail:
   year from 1;
 - timestamps: a date, optionally followed by ` ` or `T` and `HH:MM[:SS[.ffffff]]`, and
   by `Z` or an offset (`+HH`, `+HHMM`, `+HH:MM`); an offset is applied, so the value is
-  the naive UTC instant (spec §3: naive timestamps are UTC).
+  the naive UTC instant (spec §3: naive timestamps are UTC);
+- UUIDs: 8-4-4-4-12 hexadecimal digits, in any case.
 
 Every expression is built from Ibis operations that both DuckDB and PostgreSQL run; the
 two nested CASEs matter on PostgreSQL, which does not promise to evaluate the operands of
@@ -43,6 +44,7 @@ TIMESTAMP = rf"^{_DAY}(?:[ T]{_TIME}{_ZONE}?)?$"
 _YMD = r"^([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})"
 _HMSF = r"^[^ T]+[ T]([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:\.([0-9]{1,6}))?)?"
 _OFFSET = r"[0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?([+-])([0-9]{2}):?([0-9]{2})?$"
+UUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 TRUE = ("true", "t", "yes", "y", "1")
 FALSE = ("false", "f", "no", "n", "0")
 #: floats outside these magnitudes (but zero) are refused: far from the edges of float64,
@@ -61,9 +63,11 @@ def _when(condition: ir.BooleanValue, value: ir.Value, dtype: dt.DataType) -> ir
 
 
 def supported(dtype: dt.DataType) -> bool:
+    """Whether text can be read as this type (time zone aware timestamps cannot: their
+    text on each engine depends on the session's time zone)."""
     return (dtype.is_string() or dtype.is_integer() or dtype.is_decimal()
             or dtype.is_floating() or dtype.is_boolean() or dtype.is_date()
-            or (dtype.is_timestamp() and dtype.timezone is None))
+            or dtype.is_uuid() or (dtype.is_timestamp() and dtype.timezone is None))
 
 
 def parse_text(text: ir.StringValue, dtype: dt.DataType | str, backend: str) -> ir.Value:
@@ -89,6 +93,8 @@ def parse_text(text: ir.StringValue, dtype: dt.DataType | str, backend: str) -> 
         return _when(text.re_search(DATE), _date(text), dtype)
     if dtype.is_timestamp() and dtype.timezone is None:
         return _when(text.re_search(TIMESTAMP), _timestamp(text), dtype)
+    if dtype.is_uuid():
+        return _when(text.re_search(UUID), text.lower().try_cast(dtype), dtype)
     raise UnsupportedType(f"no text form for {dtype}")
 
 
