@@ -20,7 +20,7 @@ from overture.store.repository import ControlStore
 HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head()
 TABLES = {"alembic_version", "runs", "activity_runs", "run_log", "campaigns",
           "campaign_versions", "campaign_history", "users", "api_tokens",
-          "sessions"}
+          "sessions", "send_batches", "rate_slots"}
 
 
 def _versions(store: ControlStore) -> list[str]:

@@ -95,6 +95,9 @@ class ExecContext:
     interrupted: Callable[[], bool] = lambda: False
     #: starts a signal-scheduled campaign (campaign, variables) -> its run id; live only
     signal: Callable[[str, dict[str, Any]], str] | None = None
+    #: the control plane's claims (`overture.store.claims.Claims`): send batches that
+    #: every worker may take; live sending needs them
+    claims: Any = None
     _compiler: Compiler | None = None
 
     @property

@@ -109,9 +109,6 @@ def _samples(a: Any, source: PortInput, ctx: ExecContext, content: CompiledConte
 
 def _live(a: Any, source: PortInput, ctx: ExecContext, options: PlanOptions,
           content: CompiledContent, provider: Any, settings: DeliverySettings) -> Outcome:
-    from overture.channels.delivery import Delivery
-    from overture.channels.throttle import RateLimiter, provider_limiter
-
     dim = source.dimension
     if not messages.has_plan(ctx.plane, ctx.run_id, a.id):
         planned = planning.plan(ctx, source, options)
@@ -139,20 +136,10 @@ def _live(a: Any, source: PortInput, ctx: ExecContext, options: PlanOptions,
                                                                        a.id))
     else:
         ctx.log("plan found: continuing with the messages still pending")
-    composer = composer_for(a, source, ctx, content, settings)
-    if a.type == "email" and not composer.from_:
-        raise ActivityError("email needs a sender: set `from` on the activity or "
-                            "`from` under [delivery] in overture.toml")
-    limiters = [lim for lim in (provider_limiter(provider.name, provider.rate),) if lim]
-    if a.throttle:
-        limiters.append(RateLimiter(a.throttle))
-    # deferred messages are due once the later of the real now and the run's clock
-    # has passed their time (a run whose clock is ahead keeps them deferred)
-    due = max(datetime.now(UTC), ctx.clock)
-    delivery = Delivery(ctx, source, composer, provider, settings, limiters,
-                        now=due, progress=ctx.progress)
+    delivery = delivery_for(a, source, ctx, content, provider, settings)
     report = delivery.run()
-    messages.fold(ctx.plane, ctx.run_id, a.id)
+    if not report.others_sending:  # else their results would be appended mid-fold
+        messages.fold(ctx.plane, ctx.run_id, a.id)
     counts = messages.counts(ctx.plane, ctx.run_id, a.id)
     excluded = messages.excluded_counts(ctx.plane, ctx.run_id, a.id)
     excluded = {name: excluded[name] for name in EXCLUSION_ORDER if name in excluded}
@@ -173,6 +160,37 @@ def _live(a: Any, source: PortInput, ctx: ExecContext, options: PlanOptions,
                                "the server resumes the run then (or resume it by hand)")
     out = _sent_profiles(ctx, source, a.id)
     return Outcome({"out": out}, excluded=excluded)
+
+
+def delivery_for(a: Any, source: PortInput, ctx: ExecContext, content: CompiledContent,
+                 provider: Any, settings: DeliverySettings) -> Any:
+    """The `Delivery` of a live channel activity: the run's executor sends with it, and
+    so does any worker that claims one of its batches."""
+    from overture.channels.delivery import Delivery
+    from overture.channels.throttle import RateLimiter, limiter_for
+
+    composer = composer_for(a, source, ctx, content, settings)
+    if a.type == "email" and not composer.from_:
+        raise ActivityError("email needs a sender: set `from` on the activity or "
+                            "`from` under [delivery] in overture.toml")
+    claims = ctx.claims if ctx.claims is not None and ctx.claims.shared else None
+    limiters: list[Any] = [lim for lim in (
+        limiter_for(provider.name, provider.rate, claims),) if lim]
+    if a.throttle:
+        limiters.append(limiter_for(f"throttle:{ctx.run_id}:{a.id}", a.throttle, claims)
+                        if claims is not None else RateLimiter(a.throttle))
+    # deferred messages are due once the later of the real now and the run's clock
+    # has passed their time (a run whose clock is ahead keeps them deferred)
+    due = max(datetime.now(UTC), ctx.clock)
+    return Delivery(ctx, source, composer, provider, settings, limiters, now=due,
+                    progress=ctx.progress)
+
+
+def assist(a: Any, inputs: list[PortInput], ctx: ExecContext, claim: Any) -> Any:
+    """Send one batch of a live channel activity that another worker executes."""
+    content = _compile(a, ctx)
+    provider = ctx.provider_for(a.type, a.provider)
+    return delivery_for(a, inputs[0], ctx, content, provider, _settings(ctx)).assist(claim)
 
 
 def _sent_profiles(ctx: ExecContext, source: PortInput, activity_id: str) -> PortOutput:

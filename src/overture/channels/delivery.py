@@ -23,12 +23,12 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import ibis
 import ibis.expr.types as ir
 
-from overture.activities.base import ExecContext, PortInput
+from overture.activities.base import ActivityError, ExecContext, PortInput
 from overture.channels.compose import Composer
 from overture.channels.plan import with_attributes
 from overture.channels.providers import OutgoingMessage, Provider, SendResult
@@ -37,11 +37,14 @@ from overture.channels.settings import DeliverySettings
 from overture.channels.throttle import RateLimiter
 from overture.data import events, messages
 from overture.observability import metrics
+from overture.store.claims import BatchClaim, Claims
 
 #: retries logged one by one; beyond this, only counted in the summary line
 RETRY_LOG_LIMIT = 50
 #: results wait at most this long to be recorded when sending is slow
 FLUSH_SECONDS = 1.0
+#: seconds between looks at the batches other workers hold, once none is left to claim
+WAIT_FOR_OTHERS = 0.2
 _SEQ = "_seq"
 
 
@@ -52,6 +55,8 @@ class DeliveryReport:
     retried: int = 0
     paused: str | None = None
     interrupted: bool = False  # paused because the run was asked to stop, not by errors
+    #: other workers still hold batches of this activity (a pause reached us first)
+    others_sending: bool = False
 
 
 @dataclass
@@ -69,6 +74,15 @@ class _Shared:
     flushed_at: float = field(default_factory=time.monotonic)
     #: messages of the queue still counted in the `overture_delivery_queue_messages` gauge
     queued: int = 0
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    sent: int
+    failed: int
+    retried: int
+    status: str  # done, stopped, open (handed back)
+    interrupted: bool = False
 
 
 @dataclass
@@ -104,12 +118,19 @@ class Delivery:
         count = ctx.plane.materialize(rows, name)
         return ctx.plane.table_any(name), count
 
-    def _batch(self, queue: ir.Table, start: int, size: int) -> list[dict[str, Any]]:
-        """Rows `start` to `start + size` of the queue with every column a template may
-        name (the work table's and the dimension's), in key order."""
+    def _batch(self, queue: ir.Table, start: int, end: int, *, recheck: bool
+               ) -> list[dict[str, Any]]:
+        """Rows `start` to `end` of the queue with every column a template may name (the
+        work table's and the dimension's), in key order. `recheck` leaves out messages
+        recorded meanwhile (a batch claimed again after its worker died, a resumed run)."""
         dim = self.source.dimension
         key = self.ctx.key_of(dim)
-        part = queue.filter((queue[_SEQ] >= start) & (queue[_SEQ] < start + size))
+        part = queue.filter((queue[_SEQ] >= start) & (queue[_SEQ] < end))
+        if recheck:
+            log = messages.of_activity(self.ctx.plane, self.ctx.run_id, self.activity_id)
+            assert log is not None
+            done = log.filter(log.status != "pending")
+            part = part.filter(~part._mid.isin(done.message_id))
         bounds = part.aggregate(lo=part[key].min(), hi=part[key].max()).to_pyarrow().to_pylist()
         lo, hi = bounds[0]["lo"], bounds[0]["hi"]
         if lo is None:
@@ -126,29 +147,88 @@ class Delivery:
     def channel(self) -> str:
         return self.composer.content.channel
 
+    @property
+    def activity_id(self) -> str:
+        return self.composer.content.activity_id
+
+    @property
+    def claims(self) -> Claims:
+        if self.ctx.claims is None:
+            raise ActivityError("live sending needs a control plane to share its batches")
+        return cast(Claims, self.ctx.claims)
+
+    def queue_name(self) -> str:
+        return self.ctx.table_name(self.activity_id, "queue")
+
     def run(self) -> DeliveryReport:
-        queue, total = self._queue()
+        """Send every due pending message: cut the queue into batches that any worker
+        may claim, send batches until none is left, and wait for those that other
+        workers hold. Batches outlive a pause or a crash; the resumed run goes on
+        with them."""
+        claims, run_id, activity = self.claims, self.ctx.run_id, self.activity_id
+        if claims.batch_state(run_id, activity).total == 0:
+            queue, total = self._queue()
+            events.ensure(self.ctx.plane)  # created once here, not raced by workers
+            messages.ensure_results(self.ctx.plane)
+            claims.create_batches(run_id, activity, total, self.settings.batch_size)
+        else:
+            claims.reopen(run_id, activity)
+            queue = self.ctx.plane.table_any(self.queue_name())
+            total = self.ctx.plane.count(queue)
+        report = DeliveryReport()
+        while not self._interrupt(report):
+            claim = claims.claim_batch(run_id, activity)
+            if claim is None:
+                state = claims.batch_state(run_id, activity)
+                if state.stopped or not state.unfinished:
+                    break
+                self._report_progress(total)
+                self.sleep(WAIT_FOR_OTHERS)  # batches other workers hold: poll their end
+                continue
+            result = self.send_batch(queue, claim)
+            if result.interrupted:
+                report.interrupted = True
+            self._report_progress(total)
+        state = claims.batch_state(run_id, activity)
+        report.sent, report.failed, report.retried = state.sent, state.failed, state.retried
+        report.others_sending = state.claimed > 0
+        if not state.unfinished and not state.stopped:
+            claims.drop_batches(run_id, activity)
+            self.ctx.plane.drop(self.queue_name())
+        if report.interrupted:
+            report.paused = (f"interrupted after {state.sent + state.failed} messages; the "
+                             "messages not sent stay pending and go when the run resumes")
+        elif state.stopped:
+            report.paused = (f"paused after {state.failed} failed messages "
+                             f"(max_errors = {self.settings.max_errors}); "
+                             "the messages not sent stay pending: resume the run to continue")
+        return report
+
+    def _report_progress(self, total: int) -> None:
+        if self.progress:
+            state = self.claims.batch_state(self.ctx.run_id, self.activity_id)
+            self.progress(state.sent + state.failed, total)
+
+    def assist(self, claim: BatchClaim) -> BatchResult:
+        """Send one batch claimed by this worker for a run another worker executes."""
+        return self.send_batch(self.ctx.plane.table_any(self.queue_name()), claim)
+
+    def send_batch(self, queue: ir.Table, claim: BatchClaim) -> BatchResult:
+        """Send the messages of one claimed batch, record their results, then mark the
+        batch done (or stopped after too many failures, or open again if interrupted)."""
         key = self.ctx.key_of(self.source.dimension)
-        shared = _Shared(queued=total)
-        metrics.delivery_queue(self.channel, total)
+        rows = self._batch(queue, claim.seq_from, claim.seq_to, recheck=claim.attempts > 1)
+        shared = _Shared(queued=len(rows), failed=claim.failed_before)
+        metrics.delivery_queue(self.channel, len(rows))
         report = DeliveryReport()
         workers = max(1, int(getattr(self.provider, "concurrency", 1) or 1))
         slots = threading.BoundedSemaphore(workers * 4)
-        batch = self.settings.batch_size
-        done = 0
         try:
             with ThreadPoolExecutor(workers, thread_name_prefix="overture-send") as pool:
-                for start in range(0, total, batch):
+                for row in rows:
                     if shared.stop.is_set() or self._interrupt(report):
                         break
-                    for row in self._batch(queue, start, batch):
-                        if shared.stop.is_set() or self._interrupt(report):
-                            break
-                        self._submit(pool, slots, shared, row, key)
-                        done += 1
-                    self._flush(shared, force=False)
-                    if self.progress:
-                        self.progress(shared.sent + shared.failed, total)
+                    self._submit(pool, slots, shared, row, key)
                 if shared.stop.is_set():
                     pool.shutdown(wait=True, cancel_futures=True)
         finally:
@@ -156,19 +236,13 @@ class Delivery:
                 left, shared.queued = shared.queued, 0
             metrics.delivery_queue(self.channel, -left)
             self._flush(shared, force=True)
-            self.ctx.plane.drop(self.ctx.table_name(self.composer.content.activity_id,
-                                                    "queue"))
-        if self.progress:
-            self.progress(shared.sent + shared.failed, total)
-        report.sent, report.failed, report.retried = shared.sent, shared.failed, shared.retried
-        if report.interrupted:
-            report.paused = (f"interrupted after {shared.sent + shared.failed} messages; the "
-                             "messages not sent stay pending and go when the run resumes")
-        elif shared.stop.is_set():
-            report.paused = (f"paused after {shared.failed} failed messages "
-                             f"(max_errors = {self.settings.max_errors}); "
-                             "the messages not sent stay pending: resume the run to continue")
-        return report
+        status = "stopped" if shared.stop.is_set() else "open" if report.interrupted \
+            else "done"
+        failed = shared.failed - claim.failed_before
+        self.claims.finish_batch(claim, sent=shared.sent, failed=failed,
+                                 retried=shared.retried, status=status)
+        return BatchResult(shared.sent, failed, shared.retried, status,
+                           interrupted=report.interrupted)
 
     def _interrupt(self, report: DeliveryReport) -> bool:
         """The run was asked to pause or stop, or the server is shutting down: take no

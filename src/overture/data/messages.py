@@ -9,6 +9,9 @@ messages still pending; readers see the log and the unfolded results as one tabl
 (`message_log`).
 
 Only live runs write here: test runs never count toward frequency caps.
+
+Beside Spark these tables are in PostgreSQL (`plane.log`): every write goes there, and
+`message_log` reads them from the engine that joins them with profiles.
 """
 
 from __future__ import annotations
@@ -79,11 +82,18 @@ def now() -> datetime:
 def _ensure(plane: DataPlane, name: str, schema: ibis.Schema) -> None:
     """Create the table if missing (without reading its schema back: a catalog query per
     batch of results, for nothing)."""
+    plane = plane.log
     if not plane.has_table(name):
         plane.con.create_table(name, schema=schema)
 
 
+def ensure_results(plane: DataPlane) -> None:
+    """Create the results table before several workers append to it at once."""
+    _ensure(plane, RESULTS, RESULT_SCHEMA)
+
+
 def has_plan(plane: DataPlane, run_id: str, activity_id: str) -> bool:
+    plane = plane.log
     if not plane.has_table(MESSAGES):
         return False
     table = plane.con.table(MESSAGES)
@@ -95,6 +105,11 @@ def write_plan(plane: DataPlane, plan: ir.Table) -> None:
     """Append a plan (columns of MESSAGE_SCHEMA) in one statement, atomically."""
     _ensure(plane, MESSAGES, MESSAGE_SCHEMA)
     columns = [plan[name].cast(dtype).name(name) for name, dtype in MESSAGE_SCHEMA.items()]
+    if plane.log_plane is not None:
+        # Spark computed the plan; PostgreSQL holds the log: one Arrow snapshot, one COPY
+        # (one statement: all of the plan or none of it)
+        plane.log_plane.append(MESSAGES, plan.select(*columns).to_pyarrow())
+        return
     plane.con.insert(MESSAGES, plan.select(*columns))
 
 
@@ -111,10 +126,10 @@ def message_log(plane: DataPlane) -> ir.Table | None:
     """The log with unfolded results applied: what every reader should query."""
     if not plane.has_table(MESSAGES):
         return None
-    log = plane.con.table(MESSAGES)
+    log = plane.table_any(MESSAGES)
     if not plane.has_table(RESULTS):
         return log
-    results = plane.con.table(RESULTS).rename({f"r_{c}": c for c in RESULT_SCHEMA.names})
+    results = plane.table_any(RESULTS).rename({f"r_{c}": c for c in RESULT_SCHEMA.names})
     joined = log.left_join(results, log.message_id == results.r_message_id)
     values: dict[str, ir.Value] = {}
     for name in MESSAGE_SCHEMA.names:
@@ -136,7 +151,7 @@ def of_activity(plane: DataPlane, run_id: str, activity_id: str) -> ir.Table | N
 
 def counts(plane: DataPlane, run_id: str, activity_id: str) -> dict[str, int]:
     """Messages of one activity run by status."""
-    rows = of_activity(plane, run_id, activity_id)
+    rows = of_activity(plane.log, run_id, activity_id)
     if rows is None:
         return {}
     grouped = rows.group_by("status").aggregate(n=rows.count()).to_pyarrow().to_pylist()
@@ -144,7 +159,7 @@ def counts(plane: DataPlane, run_id: str, activity_id: str) -> dict[str, int]:
 
 
 def excluded_counts(plane: DataPlane, run_id: str, activity_id: str) -> dict[str, int]:
-    rows = of_activity(plane, run_id, activity_id)
+    rows = of_activity(plane.log, run_id, activity_id)
     if rows is None:
         return {}
     rows = rows.filter(rows.status == "excluded")
@@ -167,6 +182,7 @@ def recent_sends(plane: DataPlane, channel: str, category: str, dimension: str,
 
 def fold(plane: DataPlane, run_id: str, activity_id: str) -> None:
     """Write an activity's results into the log rows and drop them from the results."""
+    plane = plane.log
     if not plane.has_table(RESULTS) or not plane.has_table(MESSAGES):
         return
     sets = ", ".join(f"{c} = r.{c}" for c in _FROM_RESULT)

@@ -9,6 +9,7 @@ and its tables are replaced whole.
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 import traceback
@@ -47,10 +48,23 @@ Observer = Callable[[str, str, dict[str, int | None] | None], None]
 #: (activity, done, total) while a channel activity sends
 Progress = Callable[[str, int, int], None]
 CHANNELS = frozenset({"email", "sms", "push"})
+#: seconds between looks at a pause or stop recorded in the control plane
+REQUESTED_EVERY = 1.0
 
 
 class RunError(OvertureError):
     """A run that cannot start or resume (finished already, invalid document)."""
+
+
+class RunBusy(RunError):
+    """Another live worker holds the run's lease: it executes the run now."""
+
+
+def take_lease(ws: Workspace, run_id: str) -> None:
+    """Lease the run to this process, or raise RunBusy naming the worker that has it."""
+    holder = ws.control.claims.take_run(run_id)
+    if holder is not None:
+        raise RunBusy(f"run {run_id} is executing on worker {holder}: it goes on there")
 
 
 def _now() -> datetime:
@@ -109,6 +123,8 @@ class Runner:
     now: Callable[[], datetime] = _now
     #: set from outside (pause, stop, server shutdown): stop at the next safe point
     interrupt: threading.Event | None = None
+    _requested_at: float = 0.0
+    _requested: bool = False
 
     @property
     def store(self) -> Any:
@@ -121,8 +137,6 @@ class Runner:
         return lambda message: self.log(message, activity_id)
 
     def execute(self) -> dict[str, Any]:
-        import os
-
         from overture.channels.providers import ProviderPool
 
         self._providers = ProviderPool(self.ws.config, os.environ, state_dir=self.ws.state_dir)
@@ -151,7 +165,16 @@ class Runner:
                            variables)
 
     def _interrupted(self) -> bool:
-        return self.interrupt is not None and self.interrupt.is_set()
+        """Asked to stop soon: by this process (shutdown, or a pause given here), or by
+        a pause or stop recorded in the control plane, looked at once a second (a run
+        executing on another worker)."""
+        if self.interrupt is not None and self.interrupt.is_set():
+            return True
+        moment = time.monotonic()
+        if moment - self._requested_at >= REQUESTED_EVERY:
+            self._requested_at = moment
+            self._requested = self.store.get_run(self.run_id).requested in ("pause", "stop")
+        return self._requested
 
     def _execute(self) -> dict[str, Any]:
         campaign = self.validated.raise_for_problems()
@@ -198,16 +221,7 @@ class Runner:
                 continue
             faults.checkpoint("before", activity_id)
             self._record(activity_id, ActivityStatus.RUNNING, started_at=_now())
-            ctx = ExecContext(
-                plane=self.ws.data, catalog=self.ws.catalog, campaign=campaign,
-                run_id=self.run_id, mode=self.mode, clock=clock, variables=self.variables,
-                ports=self.validated.ports, columns_of=columns_of,
-                filters_dir=self.ws.filters_dir, base_dir=self.base_dir,
-                log=self._logger(activity_id), config=self.ws.config,
-                state_dir=self.ws.state_dir, providers=self._providers,
-                progress=self._progress_of(activity_id), now=self.now, previous=state,
-                interrupted=self._interrupted, signal=self._signal,
-            )
+            ctx = self.context(activity_id, clock, columns_of, state)
             message: str | None = None
             began = time.monotonic()
             try:
@@ -238,6 +252,41 @@ class Runner:
             )
             faults.checkpoint("after", activity_id)
         return self._settle(states)
+
+    def context(self, activity_id: str, clock: datetime,
+                columns_of: dict[str, dict[str, str]], state: Any = None) -> ExecContext:
+        """What an activity is given (the executor's, or a worker's sending a batch)."""
+        return ExecContext(
+            plane=self.ws.data, catalog=self.ws.catalog,
+            campaign=self.validated.raise_for_problems(), run_id=self.run_id,
+            mode=self.mode, clock=clock, variables=self.variables,
+            ports=self.validated.ports, columns_of=columns_of,
+            filters_dir=self.ws.filters_dir, base_dir=self.base_dir,
+            log=self._logger(activity_id), config=self.ws.config,
+            state_dir=self.ws.state_dir, providers=self._providers,
+            progress=self._progress_of(activity_id), now=self.now, previous=state,
+            interrupted=self._interrupted, signal=self._signal, claims=self.store.claims,
+        )
+
+    def assist(self, claim: Any) -> Any:
+        """Send one claimed batch of this run's channel activity `claim.activity_id`."""
+        from overture.activities.channels import assist
+        from overture.channels.providers import ProviderPool
+
+        campaign = self.validated.raise_for_problems()
+        states = self.store.activity_runs(self.run_id)
+        inputs, clocks = self._inputs(claim.activity_id, states)
+        clock = max(clocks) if clocks else self.clock
+        columns_of = self.columns_of if self.columns_of is not None \
+            else self.ws.data.columns_of()
+        self._providers = ProviderPool(self.ws.config, os.environ, state_dir=self.ws.state_dir)
+        try:
+            with self.ws.data.pinned():
+                ctx = self.context(claim.activity_id, clock, columns_of,
+                                   states.get(claim.activity_id))
+                return assist(campaign.activity(claim.activity_id), inputs, ctx, claim)
+        finally:
+            self._providers.close()
 
     def _halt_requested(self) -> dict[str, Any] | None:
         """Between activities: a pause or stop asked for, or the server shutting down."""
@@ -396,11 +445,29 @@ def execute_run(ws: Workspace, run_id: str, *, base_dir: Path | None = None,
     if validated.problems:
         raise InvalidDocument(validated.problems)
     values = dict(run.variables) if variables is None else variables
-    if run.status != RunStatus.RUNNING:
-        ws.control.update_run(run.id, status=RunStatus.RUNNING.value)
-    runner = Runner(ws, run.id, validated, run.mode, run.clock, values, base_dir, observer,
-                    env.columns_of, progress, now, interrupt)
-    return runner.execute()
+    take_lease(ws, run.id)
+    with ws.control.heartbeat:
+        try:
+            if run.status != RunStatus.RUNNING:
+                ws.control.update_run(run.id, status=RunStatus.RUNNING.value)
+            runner = Runner(ws, run.id, validated, run.mode, run.clock, values, base_dir,
+                            observer, env.columns_of, progress, now, interrupt)
+            return runner.execute()
+        finally:
+            ws.control.claims.release_run(run.id)
+
+
+def assist_batch(ws: Workspace, claim: Any) -> Any:
+    """Send one batch that this worker claimed, of a run another worker executes."""
+    run = ws.control.get_run(claim.run_id)
+    env = environment_for(ws, None)
+    validated = validate(run.document, env)
+    if validated.problems:
+        raise InvalidDocument(validated.problems)
+    runner = Runner(ws, run.id, validated, run.mode, run.clock, dict(run.variables), None,
+                    None, env.columns_of)
+    with ws.control.heartbeat:
+        return runner.assist(claim)
 
 
 def start_run(ws: Workspace, raw: dict[str, Any], *, base_dir: Path | None, mode: str = "test",
@@ -446,6 +513,7 @@ def resume_run(ws: Workspace, run_id: str, observer: Observer | None = None,
     """Continue an interrupted, paused, waiting or failed run from the activities not done."""
     run = ws.control.get_run(run_id)
     check_resumable(run)
+    take_lease(ws, run.id)
     ws.control.update_run(run.id, status=RunStatus.RUNNING.value, requested="")
     ws.control.log(run.id, "run resumed")
     return execute_run(ws, run.id, observer=observer, progress=progress, now=now,

@@ -17,7 +17,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 from overture.data.workspace import Workspace
 from overture.engine.clock import Clock
-from overture.engine.runner import execute_run
+from overture.engine.runner import RunBusy, execute_run
 from overture.errors import OvertureError
 from overture.observability.logs import log_context
 from overture.store.status import RunStatus
@@ -126,6 +126,8 @@ class WorkerPool:
                 return
             with log_context(run=run_id, campaign=run.campaign, mode=run.mode):
                 execute_run(self.ws, run_id, now=self.clock.now, interrupt=event)
+        except RunBusy as exc:  # an `overture worker` executes it: nothing to do here
+            logger.debug("%s", exc)
         except OvertureError as exc:
             self._failed(run_id, str(exc))
         except Exception as exc:  # never lose a worker thread to one run

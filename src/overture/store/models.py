@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -65,6 +66,10 @@ class Run(Base):
     requested: Mapped[str | None] = mapped_column(String(16))
     #: activities the run stops before (breakpoints), each once
     breakpoints: Mapped[list[str] | None] = mapped_column(json_column())
+    #: the worker executing the run (host:pid:nonce) and until when its lease holds;
+    #: heartbeats extend it, and another worker takes the run over once it lapses
+    lease_owner: Mapped[str | None] = mapped_column(String(120))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     __table_args__ = (
         CheckConstraint("mode IN ('test', 'live')", name="mode"),
@@ -103,6 +108,47 @@ class ActivityRun(Base):
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     __table_args__ = (Index("ix_activity_runs_wake_at", "wake_at"),)
+
+
+class SendBatch(Base):
+    """A slice of a channel activity's send queue that any worker may claim.
+
+    The run's executor cuts the queue (rows `seq_from` to `seq_to` of its queue table)
+    into batches; workers claim one at a time with `FOR UPDATE SKIP LOCKED`, hold it
+    under a lease that heartbeats extend, and mark it done once its results are in the
+    message log. A batch whose lease lapsed (its worker died) is claimed again.
+    """
+
+    __tablename__ = "send_batches"
+
+    run_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True
+    )
+    activity_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    batch: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq_from: Mapped[int] = mapped_column(BigInteger)
+    seq_to: Mapped[int] = mapped_column(BigInteger)
+    #: open, claimed, done or stopped (too many failed messages: sending pauses)
+    status: Mapped[str] = mapped_column(String(16))
+    owner: Mapped[str | None] = mapped_column(String(120))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: claims so far; a batch claimed again skips the messages already recorded
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    sent: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    retried: Mapped[int] = mapped_column(Integer, default=0)
+
+    __table_args__ = (Index("ix_send_batches_status", "status"),)
+
+
+class RateSlot(Base):
+    """A rate limit shared by every worker: the next free slot, in the database's
+    clock (seconds since the epoch), so that workers on other machines agree."""
+
+    __tablename__ = "rate_slots"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    next_at: Mapped[float] = mapped_column(Float)
 
 
 class RunLog(Base):

@@ -7,6 +7,7 @@ find the write there when the run resumes.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -16,6 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from overture.observability import logs, metrics
+from overture.store.claims import Claims, Heartbeat
 from overture.store.db import WRITE, ControlStoreError, create_control_engine, upgrade_to_head
 from overture.store.models import ActivityRun, Run, RunLog
 from overture.store.status import ActivityStatus, RunStatus
@@ -71,6 +73,8 @@ class RunRecord:
     started_by: str | None = None
     requested: str | None = None
     breakpoints: list[str] | None = None
+    lease_owner: str | None = None
+    lease_until: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -156,6 +160,16 @@ class ControlStore:
 
     def close(self) -> None:
         self._engine.dispose()
+
+    @functools.cached_property
+    def claims(self) -> Claims:
+        """Leases on runs and send batches, held by this process."""
+        return Claims(self._engine, self._writer)
+
+    @functools.cached_property
+    def heartbeat(self) -> Heartbeat:
+        """Keeps this process's leases alive while any user holds it (`with`)."""
+        return Heartbeat(self.claims)
 
     # ---- runs ----
     def create_run(
