@@ -89,6 +89,7 @@ def _register() -> None:
         run_module.register(app)
     importlib.import_module("overture.cli.preview").register(app)
     importlib.import_module("overture.cli.serve").register(app)
+    importlib.import_module("overture.cli.worker").register(app)
     importlib.import_module("overture.cli.report").register(app)
 
 

@@ -129,10 +129,13 @@ def register(app: typer.Typer) -> None:
             help="Fix the run's logical clock (ISO 8601 with offset).")] = None,
         var: Annotated[list[str] | None, typer.Option(
             "--var", help="Set a campaign variable: NAME=VALUE (repeatable).")] = None,
+        detach: Annotated[bool, typer.Option(
+            "--detach", help="Record the run for the workers (`overture worker`, or the "
+                             "server) and return at once, printing its id.")] = False,
     ) -> None:
         """Run a campaign: every activity on real data, with live counts per port."""
         from overture.cli.client import URL_ENV, server_for
-        from overture.engine.runner import resume_run, start_run
+        from overture.engine.runner import queue_run, resume_run, start_run
 
         ws: Workspace | None = None
         try:
@@ -142,10 +145,25 @@ def register(app: typer.Typer) -> None:
                 raise
         client = server_for(ws)
         if client is not None:
+            if detach:
+                fail("--detach records the run in the workspace for its workers; a server "
+                     "holds this workspace: start the run through it (without --detach)")
             _run_through_server(client, file, test=test, live=live, resume=resume,
                                 as_json=as_json, clock=clock, var=var or [])
             return
         assert ws is not None
+        if detach:
+            if file is None or resume or test == live:
+                fail("--detach takes a campaign FILE and --test or --live")
+            from overture.cli.client import plain_json
+
+            run_id = queue_run(ws, plain_json(read_document(file)),
+                               base_dir=file.parent.resolve(),
+                               mode="live" if live else "test", clock=_parse_clock(clock),
+                               variables=_parse_vars(var or []))
+            typer.echo(json.dumps({"run": run_id, "status": "pending"}) if as_json
+                       else run_id)
+            return
         if resume:
             run_doc = ws.control.get_run(resume).document
             view = LiveView(run_doc)

@@ -28,7 +28,8 @@ STATE_DIR = ".overture"
 DEFAULT_CONFIG = """\
 # Overture workspace. Secrets come from the environment, never from this file.
 [data]                      # profiles, related tables, work tables of runs, audiences
-url = "duckdb:///.overture/data.duckdb"     # or postgresql://user@host/db
+url = "duckdb:///.overture/data.duckdb"     # or postgresql://user@host/db, or pyspark://local[2]
+# log_url = "postgresql://user@host/db"     # Spark only: where the message log and events live
 
 [control]                   # campaigns, runs, activity runs, logs
 url = "sqlite:///.overture/control.db"      # or postgresql://user@host/db
@@ -118,6 +119,26 @@ class Workspace:
         return self._url("data", "duckdb:///.overture/data.duckdb")
 
     @property
+    def log_url(self) -> str | None:
+        """`[data] log_url`: beside Spark, the PostgreSQL of the message log and events."""
+        url = self.config.get("data", {}).get("log_url")
+        return str(url) if url else None
+
+    @property
+    def spark_conf(self) -> dict[str, Any]:
+        """`[data.spark]`: Spark settings (`"spark.executor.memory" = "8g"`, …)."""
+        conf = self.config.get("data", {}).get("spark", {})
+        if not isinstance(conf, dict):
+            raise WorkspaceError("[data.spark] must be a table of Spark settings")
+        return conf
+
+    def connect_data(self) -> DataPlane:
+        from overture.data.plane import DataPlane
+
+        return DataPlane.connect(self.data_url, log_url=self.log_url, state_dir=self.state_dir,
+                                 spark_conf=self.spark_conf)
+
+    @property
     def control_url(self) -> str:
         return self._url("control", "sqlite:///.overture/control.db")
 
@@ -140,15 +161,14 @@ class Workspace:
 
     @cached_property
     def data(self) -> DataPlane:
-        from overture.data.plane import DataPlane
-
-        return DataPlane.connect(self.data_url)
+        return self.connect_data()
 
     @cached_property
     def control(self) -> ControlStore:
         from overture.store.repository import ControlStore
 
-        return ControlStore(self.control_url)
+        lease = self.config.get("workers", {}).get("lease_seconds")
+        return ControlStore(self.control_url, lease=float(lease) if lease else None)
 
     def reload_catalog(self) -> Catalog:
         self.__dict__.pop("catalog", None)
@@ -188,10 +208,8 @@ class SharedWorkspace(Workspace):
 
     @property
     def data(self) -> DataPlane:
-        from overture.data.plane import DataPlane
-
         if self._root_plane is None:
-            self._root_plane = DataPlane.connect(self.data_url)
+            self._root_plane = self.connect_data()
             self._local = threading.local()
         assert self._local is not None
         plane = getattr(self._local, "plane", None)

@@ -457,7 +457,8 @@ def execute_run(ws: Workspace, run_id: str, *, base_dir: Path | None = None,
             ws.control.claims.release_run(run.id)
 
 
-def assist_batch(ws: Workspace, claim: Any) -> Any:
+def assist_batch(ws: Workspace, claim: Any, interrupt: threading.Event | None = None
+                 ) -> Any:
     """Send one batch that this worker claimed, of a run another worker executes."""
     run = ws.control.get_run(claim.run_id)
     env = environment_for(ws, None)
@@ -465,7 +466,7 @@ def assist_batch(ws: Workspace, claim: Any) -> Any:
     if validated.problems:
         raise InvalidDocument(validated.problems)
     runner = Runner(ws, run.id, validated, run.mode, run.clock, dict(run.variables), None,
-                    None, env.columns_of)
+                    None, env.columns_of, interrupt=interrupt)
     with ws.control.heartbeat:
         return runner.assist(claim)
 
@@ -479,22 +480,38 @@ def start_run(ws: Workspace, raw: dict[str, Any], *, base_dir: Path | None, mode
     A live run is always a run of a published version: a document given directly
     (a file) is published first, unless its latest version is this very document.
     """
-    if mode == "live" and record.get("version") is None:
-        import getpass
-
-        from overture.service.lifecycle import file_version
-
-        validated = validate(absolutize_paths(raw, base_dir), environment_for(ws, base_dir))
-        if validated.problems:
-            raise InvalidDocument(validated.problems)
-        actor = record.get("started_by") or f"cli:{getpass.getuser()}"
-        record.update(version=file_version(ws, absolutize_paths(raw, base_dir), actor),
-                      started_by=actor, trigger=record.get("trigger") or "cli")
+    _publish_file(ws, raw, base_dir, mode, record)
     run_id = prepare_run(ws, raw, base_dir=base_dir, mode=mode, clock=clock,
                          variables=variables, run_id=run_id, **record)
     campaign = Campaign.model_validate(absolutize_paths(raw, base_dir))
     return execute_run(ws, run_id, base_dir=base_dir, observer=observer, progress=progress,
                        variables=test_variables(campaign, variables, mode))
+
+
+def _publish_file(ws: Workspace, raw: dict[str, Any], base_dir: Path | None, mode: str,
+                  record: dict[str, Any]) -> None:
+    """A live run of a file runs a published version of it: published now if needed."""
+    if mode != "live" or record.get("version") is not None:
+        return
+    import getpass
+
+    from overture.service.lifecycle import file_version
+
+    validated = validate(absolutize_paths(raw, base_dir), environment_for(ws, base_dir))
+    if validated.problems:
+        raise InvalidDocument(validated.problems)
+    actor = record.get("started_by") or f"cli:{getpass.getuser()}"
+    record.update(version=file_version(ws, absolutize_paths(raw, base_dir), actor),
+                  started_by=actor, trigger=record.get("trigger") or "cli")
+
+
+def queue_run(ws: Workspace, raw: dict[str, Any], *, base_dir: Path | None,
+              mode: str = "test", clock: datetime | None = None,
+              variables: dict[str, Any] | None = None, **record: Any) -> str:
+    """Validate and record a new run, `pending`, for a worker to execute: its id."""
+    _publish_file(ws, raw, base_dir, mode, record)
+    return prepare_run(ws, raw, base_dir=base_dir, mode=mode, clock=clock,
+                       variables=variables, status=RunStatus.PENDING.value, **record)
 
 
 def check_resumable(run: RunRecord) -> None:

@@ -121,18 +121,7 @@ class WorkerPool:
         with self._lock:
             self._executing.add(run_id)
         try:
-            run = self.ws.control.get_run(run_id)
-            if run.status.is_finished() or run.status == RunStatus.PAUSED:
-                return
-            with log_context(run=run_id, campaign=run.campaign, mode=run.mode):
-                execute_run(self.ws, run_id, now=self.clock.now, interrupt=event)
-        except RunBusy as exc:  # an `overture worker` executes it: nothing to do here
-            logger.debug("%s", exc)
-        except OvertureError as exc:
-            self._failed(run_id, str(exc))
-        except Exception as exc:  # never lose a worker thread to one run
-            self.ws.control.log(run_id, traceback.format_exc(), level="debug")
-            self._failed(run_id, f"internal error: {type(exc).__name__}: {exc}")
+            drive_run(self.ws, run_id, self.clock, event)
         finally:
             with self._lock:
                 self._active.pop(run_id, None)
@@ -154,6 +143,25 @@ class WorkerPool:
             self.ws.control.update_run(run_id, status=RunStatus.PENDING.value)
             self.submit(run_id)
 
-    def _failed(self, run_id: str, message: str) -> None:
-        self.ws.control.log(run_id, message, level="error")
-        self.ws.control.update_run(run_id, status=RunStatus.FAILED.value, error=message)
+
+def drive_run(ws: Workspace, run_id: str, clock: Clock, interrupt: threading.Event) -> None:
+    """Execute (or continue) a run, recording any failure on it: never raises, so a
+    worker thread or process survives every run."""
+    try:
+        run = ws.control.get_run(run_id)
+        if run.status.is_finished() or run.status == RunStatus.PAUSED:
+            return
+        with log_context(run=run_id, campaign=run.campaign, mode=run.mode):
+            execute_run(ws, run_id, now=clock.now, interrupt=interrupt)
+    except RunBusy as exc:  # another worker executes it: nothing to do here
+        logger.debug("%s", exc)
+    except OvertureError as exc:
+        _failed(ws, run_id, str(exc))
+    except Exception as exc:  # never lose a worker to one run
+        ws.control.log(run_id, traceback.format_exc(), level="debug")
+        _failed(ws, run_id, f"internal error: {type(exc).__name__}: {exc}")
+
+
+def _failed(ws: Workspace, run_id: str, message: str) -> None:
+    ws.control.log(run_id, message, level="error")
+    ws.control.update_run(run_id, status=RunStatus.FAILED.value, error=message)

@@ -45,18 +45,25 @@ _owner_lock = threading.Lock()
 _owner: tuple[int, str] | None = None
 
 
+#: names this worker in leases, logs and metrics (a pod's name, say); else the host name
+NAME_ENV = "OVERTURE_WORKER_NAME"
+
+
 def process_owner() -> str:
-    """This process's name as a lease holder: `host:pid:nonce` (anew after a fork)."""
+    """This process's name as a lease holder: `name:pid:nonce` (anew after a fork), the
+    name being $OVERTURE_WORKER_NAME or the host's."""
     global _owner
     with _owner_lock:
         pid = os.getpid()
         if _owner is None or _owner[0] != pid:
-            _owner = (pid, f"{socket.gethostname()}:{pid}:{secrets.token_hex(3)}")
+            name = (os.environ.get(NAME_ENV) or socket.gethostname()).replace(":", "-")
+            _owner = (pid, f"{name}:{pid}:{secrets.token_hex(3)}")
         return _owner[1]
 
 
 def _pid_gone(owner: str) -> bool:
-    """An owner of this host whose process no longer runs."""
+    """An owner of this host whose process no longer runs (a worker named otherwise may
+    be on another machine: its lease must lapse)."""
     host, _, rest = owner.partition(":")
     pid_text = rest.partition(":")[0]
     if host != socket.gethostname() or not pid_text.isdigit():

@@ -17,7 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from overture.observability import logs, metrics
-from overture.store.claims import Claims, Heartbeat
+from overture.store.claims import DEFAULT_LEASE, Claims, Heartbeat
 from overture.store.db import WRITE, ControlStoreError, create_control_engine, upgrade_to_head
 from overture.store.models import ActivityRun, Run, RunLog
 from overture.store.status import ActivityStatus, RunStatus
@@ -144,8 +144,10 @@ def _activity_record(row: Row[Any]) -> ActivityRunRecord:
 class ControlStore:
     """The control plane behind a SQLAlchemy engine, SQLite or PostgreSQL."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, *, lease: float | None = None):
         self.url = url
+        #: seconds a worker's lease on a run or a send batch holds without a heartbeat
+        self.lease = lease or DEFAULT_LEASE
         self._engine = create_control_engine(url)
         self._writer = self._engine.execution_options(**{WRITE: True})
         try:
@@ -164,7 +166,7 @@ class ControlStore:
     @functools.cached_property
     def claims(self) -> Claims:
         """Leases on runs and send batches, held by this process."""
-        return Claims(self._engine, self._writer)
+        return Claims(self._engine, self._writer, lease=self.lease)
 
     @functools.cached_property
     def heartbeat(self) -> Heartbeat:
