@@ -175,6 +175,7 @@ class Delivery:
             claims.reopen(run_id, activity)
             queue = self.ctx.plane.table_any(self.queue_name())
             total = self.ctx.plane.count(queue)
+        sent_before = claims.batch_state(run_id, activity).sent  # by an earlier pass
         report = DeliveryReport()
         while not self._interrupt(report):
             claim = claims.claim_batch(run_id, activity)
@@ -190,13 +191,14 @@ class Delivery:
                 report.interrupted = True
             self._report_progress(total)
         state = claims.batch_state(run_id, activity)
-        report.sent, report.failed, report.retried = state.sent, state.failed, state.retried
+        report.sent, report.failed = state.sent - sent_before, state.failed
+        report.retried = state.retried
         report.others_sending = state.claimed > 0
         if not state.unfinished and not state.stopped:
             claims.drop_batches(run_id, activity)
             self.ctx.plane.drop(self.queue_name())
         if report.interrupted:
-            report.paused = (f"interrupted after {state.sent + state.failed} messages; the "
+            report.paused = (f"interrupted after {report.sent + state.failed} messages; the "
                              "messages not sent stay pending and go when the run resumes")
         elif state.stopped:
             report.paused = (f"paused after {state.failed} failed messages "
@@ -217,6 +219,9 @@ class Delivery:
         """Send the messages of one claimed batch, record their results, then mark the
         batch done (or stopped after too many failures, or open again if interrupted)."""
         key = self.ctx.key_of(self.source.dimension)
+        if claim.taken_from is not None:
+            self.ctx.log(f"batch {claim.batch} taken over from worker {claim.taken_from}: "
+                         "its lease lapsed; the messages it recorded are not sent again")
         rows = self._batch(queue, claim.seq_from, claim.seq_to, recheck=claim.attempts > 1)
         shared = _Shared(queued=len(rows), failed=claim.failed_before)
         metrics.delivery_queue(self.channel, len(rows))

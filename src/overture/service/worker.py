@@ -71,10 +71,14 @@ class Worker:
             self._assist(claim)
             self.batches += 1
             return True
-        run_id = claims.claim_run()
-        if run_id is not None:
-            drive_run(self.ws, run_id, self.clock, self.stop)
-            self._finished(run_id)
+        run = claims.claim_run()
+        if run is not None:
+            if run.taken_from is not None:
+                self.ws.control.log(run.run_id, f"taken over by worker {claims.owner} from "
+                                    f"worker {run.taken_from}: its lease lapsed",
+                                    level="warning")
+            drive_run(self.ws, run.run_id, self.clock, self.stop)
+            self._finished(run.run_id)
             self.runs += 1
             return True
         return False

@@ -81,6 +81,13 @@ def _pid_gone(owner: str) -> bool:
 
 
 @dataclass(frozen=True)
+class RunClaim:
+    run_id: str
+    #: the worker whose lease lapsed (it died or hung), when the run is taken over
+    taken_from: str | None = None
+
+
+@dataclass(frozen=True)
 class BatchClaim:
     run_id: str
     activity_id: str
@@ -90,6 +97,8 @@ class BatchClaim:
     attempts: int
     #: failed messages of the activity's other batches in this pass (for `max_errors`)
     failed_before: int
+    #: the worker whose lease lapsed, when the batch is taken over
+    taken_from: str | None = None
 
 
 @dataclass(frozen=True)
@@ -162,21 +171,24 @@ class Claims:
         return or_(RUNS.c.lease_owner.is_(None), RUNS.c.lease_until.is_(None),
                    RUNS.c.lease_until < now, RUNS.c.lease_owner == self.owner)
 
-    def claim_run(self) -> str | None:
+    def claim_run(self) -> RunClaim | None:
         """The oldest pending run, or a running one whose worker died: leased to us."""
         self.reap()
         now = datetime.now(UTC)
         query = self._locking(
-            select(RUNS.c.id).where(RUNS.c.status.in_(CLAIMABLE_RUNS), self._run_free(now),
-                                    or_(RUNS.c.requested.is_(None), RUNS.c.requested == ""))
+            select(RUNS.c.id, RUNS.c.lease_owner)
+            .where(RUNS.c.status.in_(CLAIMABLE_RUNS), self._run_free(now),
+                   or_(RUNS.c.requested.is_(None), RUNS.c.requested == ""))
             .order_by(RUNS.c.created_at).limit(1))
         with self._writer.begin() as conn:
-            run_id = conn.execute(query).scalar()
-            if run_id is None:
+            row = conn.execute(query).first()
+            if row is None:
                 return None
+            run_id, previous = row
             conn.execute(update(RUNS).where(RUNS.c.id == run_id)
                          .values(lease_owner=self.owner, lease_until=self._until()))
-        return str(run_id)
+        lapsed = str(previous) if previous and previous != self.owner else None
+        return RunClaim(str(run_id), lapsed)
 
     def take_run(self, run_id: str) -> str | None:
         """Lease this run to us; None when done, else the live worker holding it."""
@@ -240,7 +252,7 @@ class Claims:
     def reopen(self, run_id: str, activity_id: str) -> None:
         """A new pass over batches that exist already (a resumed run): stopped ones are
         tried again, every unfinished one skips what was recorded meanwhile, and the
-        counts start from zero."""
+        failures count from zero (`max_errors` applies to each pass)."""
         with self._writer.begin() as conn:
             conn.execute(update(BATCHES).where(self._of(run_id, activity_id),
                                                BATCHES.c.status == "stopped")
@@ -249,7 +261,7 @@ class Claims:
                                                BATCHES.c.status != "done")
                          .values(attempts=BATCHES.c.attempts + 1))
             conn.execute(update(BATCHES).where(self._of(run_id, activity_id))
-                         .values(sent=0, failed=0, retried=0))
+                         .values(failed=0, retried=0))
 
     def claim_batch(self, run_id: str | None = None, activity_id: str | None = None
                     ) -> BatchClaim | None:
@@ -267,7 +279,8 @@ class Claims:
         if activity_id is not None:
             mine.append(BATCHES.c.activity_id == activity_id)
         query = (select(BATCHES.c.run_id, BATCHES.c.activity_id, BATCHES.c.batch,
-                        BATCHES.c.seq_from, BATCHES.c.seq_to, BATCHES.c.attempts)
+                        BATCHES.c.seq_from, BATCHES.c.seq_to, BATCHES.c.attempts,
+                        BATCHES.c.status, BATCHES.c.owner)
                  .join(RUNS, RUNS.c.id == BATCHES.c.run_id)
                  .where(*mine, RUNS.c.status == "running",
                         or_(RUNS.c.requested.is_(None), RUNS.c.requested == ""),
@@ -284,15 +297,17 @@ class Claims:
             row = conn.execute(query).first()
             if row is None:
                 return None
-            run, activity, number, seq_from, seq_to, attempts = row
+            run, activity, number, seq_from, seq_to, attempts, status, previous = row
             conn.execute(update(BATCHES).where(self._of(run, activity),
                                                BATCHES.c.batch == number)
                          .values(status="claimed", owner=self.owner,
                                  lease_until=self._until(), attempts=attempts + 1))
             failed = conn.execute(select(func.coalesce(func.sum(BATCHES.c.failed), 0))
                                   .where(self._of(run, activity))).scalar()
+        lapsed = str(previous) if status == "claimed" and previous \
+            and previous != self.owner else None
         return BatchClaim(str(run), str(activity), int(number), int(seq_from), int(seq_to),
-                          int(attempts) + 1, int(failed or 0))
+                          int(attempts) + 1, int(failed or 0), lapsed)
 
     def finish_batch(self, claim: BatchClaim, *, sent: int, failed: int, retried: int,
                      status: str = "done") -> bool:
