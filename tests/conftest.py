@@ -6,6 +6,11 @@ Without `OVERTURE_TEST_POSTGRES_URL` the PostgreSQL tests are deselected, never 
 and a banner at the end says how many did not run. With `OVERTURE_REQUIRE_POSTGRES=1`
 (CI) a missing URL or an unreachable server fails the session at once.
 
+Spark (`spark`, marked `spark` and `postgres`: its message log is in PostgreSQL) runs on
+one SparkSession per xdist worker (`local[2]`), a fresh Spark database and PostgreSQL
+schema per test. `-m "not spark"` leaves it out (`make test`); `make test-spark` runs it.
+Without PySpark or Java, the Spark tests are deselected and counted in the NOT RUN banner.
+
 A test that a backend cannot pass says so with `@pytest.mark.xfail_backend(BACKEND,
 reason=...)`: on that backend it is a strict xfail (it fails the run once it passes),
 on the others an ordinary test.
@@ -13,10 +18,13 @@ on the others an ordinary test.
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import psycopg
 import pytest
@@ -26,6 +34,22 @@ PG_ENV = "OVERTURE_TEST_POSTGRES_URL"
 REQUIRE_ENV = "OVERTURE_REQUIRE_POSTGRES"
 PG_EXAMPLE = "postgresql://postgres@127.0.0.1:5432/test"
 NOT_RUN = pytest.StashKey[int]()
+SPARK_NOT_RUN = pytest.StashKey[int]()
+#: the master every Spark test runs on (the must-show: local[2])
+SPARK_MASTER = "local[2]"
+
+
+def spark_missing() -> str | None:
+    """Why the Spark tests cannot run here, or None."""
+    if importlib.util.find_spec("pyspark") is None:
+        return "PySpark is not installed (pip install -c constraints.txt -e '.[spark]')"
+    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        return "no Java runtime (Spark needs Java 17)"
+    from overture.data.spark import DEFAULT_JDBC_JAR
+
+    if not Path(os.environ.get("OVERTURE_SPARK_JDBC_JAR", DEFAULT_JDBC_JAR)).is_file():
+        return "the PostgreSQL JDBC driver is missing (apt-get install libpostgresql-jdbc-java)"
+    return None
 #: the browser tests' plugin (NOT RUN banner, OVERTURE_REQUIRE_BROWSER), registered here so
 #: that the xdist controller, which never reads tests/web/conftest.py, loads it too
 pytest_plugins = ["web.plugin"]
@@ -54,6 +78,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if {"postgres_url", "postgres_urls"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.postgres)
         _xfail_on_backend(item)
+    if spark_missing() is not None:
+        spark = [item for item in items if item.get_closest_marker("spark") is not None]
+        if spark:
+            config.hook.pytest_deselected(items=spark)
+            items[:] = [item for item in items if item.get_closest_marker("spark") is None]
+        config.stash[SPARK_NOT_RUN] = len(spark)
+        if hasattr(config, "workerinput"):
+            config.workeroutput["spark_not_run"] = len(spark)  # type: ignore[attr-defined]
     if os.environ.get(PG_ENV):
         return
     kept = [item for item in items if item.get_closest_marker("postgres") is None]
@@ -76,6 +108,8 @@ class _XdistBanner:
         output = getattr(node, "workeroutput", {})
         count = max(self.config.stash.get(NOT_RUN, 0), output.get("postgres_not_run", 0))
         self.config.stash[NOT_RUN] = count
+        spark = max(self.config.stash.get(SPARK_NOT_RUN, 0), output.get("spark_not_run", 0))
+        self.config.stash[SPARK_NOT_RUN] = spark
 
 
 def _xfail_on_backend(item: pytest.Item) -> None:
@@ -96,6 +130,10 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    spark = terminalreporter.config.stash.get(SPARK_NOT_RUN, 0)
+    if spark:
+        terminalreporter.write_sep(
+            "!", f"NOT RUN: {spark} Spark tests — {spark_missing()}", red=True, bold=True)
     count = terminalreporter.config.stash.get(NOT_RUN, 0)
     if count:
         terminalreporter.write_sep(
@@ -137,23 +175,84 @@ def postgres_url() -> Iterator[str]:
         _drop_schemas([schema])
 
 
+#: the backends of suites that do not run on Spark (tests/data, tests/privacy override
+#: `data_backend` with these)
 DATA_BACKENDS = ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)]
+#: the targeting, delivery, feedback and report suites: Spark too
+ALL_DATA_BACKENDS = [*DATA_BACKENDS,
+                     pytest.param("spark", marks=[pytest.mark.spark, pytest.mark.postgres])]
 
 
-@pytest.fixture(scope="session", params=DATA_BACKENDS)
+@pytest.fixture(scope="session", params=ALL_DATA_BACKENDS)
 def data_backend(request: pytest.FixtureRequest) -> str:
-    """The data-plane backend a test runs on: `duckdb`, then `postgres` (marked `postgres`,
-    so it follows the NOT RUN rules above). Tests take `data_url` or `data_urls`."""
+    """The data-plane backend a test runs on: `duckdb`, `postgres` (marked `postgres`, so
+    it follows the NOT RUN rules above), then `spark` (marked `spark` and `postgres`).
+    Tests take `data_url` or `data_urls`."""
     return str(request.param)
 
 
 @pytest.fixture
-def data_url(data_backend: str, request: pytest.FixtureRequest) -> str | None:
-    """The `[data] url` of one test's workspace: None (the workspace's own DuckDB file) or
-    a new PostgreSQL schema, dropped after the test."""
+def data_url(data_backend: str, request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """The `[data] url` of one test's workspace: None (the workspace's own DuckDB file), a
+    new PostgreSQL schema, or a new Spark database (its log in a new PostgreSQL schema);
+    dropped after the test."""
     if data_backend == "duckdb":
-        return None
-    return str(request.getfixturevalue("postgres_url"))
+        yield None
+    elif data_backend == "postgres":
+        yield str(request.getfixturevalue("postgres_url"))
+    else:
+        urls = request.getfixturevalue("spark_session")
+        url, drop = urls()
+        try:
+            yield url
+        finally:
+            drop()
+
+
+@pytest.fixture(scope="session")
+def spark_session(tmp_path_factory: pytest.TempPathFactory
+                  ) -> Iterator[Callable[[], tuple[str, Callable[[], None]]]]:
+    """The worker's Spark application (local[2], started once, its warehouse and Hive
+    metastore in a temporary folder); calling it gives a `pyspark://` URL of a new
+    database, its log in a new PostgreSQL schema, and a function dropping both."""
+    from overture.data import spark
+
+    folder = tmp_path_factory.mktemp("spark")
+    settings = spark.SparkSettings(master=SPARK_MASTER, warehouse=str(folder / "warehouse"),
+                                   log_url=os.environ.get(PG_ENV))
+    root = spark.root_session(settings)
+
+    def new() -> tuple[str, Callable[[], None]]:
+        log_url, schema = _new_schema()
+        database = f"t_{uuid.uuid4().hex[:12]}"
+        url = (f"pyspark://{SPARK_MASTER}?database={database}"
+               f"&log_url={quote(log_url, safe='')}")
+
+        def drop() -> None:
+            root.sql(f"DROP DATABASE IF EXISTS `{database}` CASCADE")
+            _drop_schemas([schema])
+
+        return url, drop
+
+    yield new
+
+
+def _spark_urls(request: pytest.FixtureRequest) -> Callable[[], str]:
+    """`spark_urls()` for a shared workspace: each dropped at the end of the session."""
+    factory = request.getfixturevalue("spark_session")
+    drops: list[Callable[[], None]] = []
+
+    def new() -> str:
+        url, drop = factory()
+        drops.append(drop)
+        return str(url)
+
+    def drop_all() -> None:
+        for drop in drops:
+            drop()
+
+    request.addfinalizer(drop_all)
+    return new
 
 
 @pytest.fixture(scope="session")
@@ -177,9 +276,11 @@ def postgres_urls() -> Iterator[Callable[[], str]]:
 def data_urls(data_backend: str, request: pytest.FixtureRequest
               ) -> Callable[[], str | None]:
     """`data_urls()`: a `[data] url` for a workspace shared by a module's or the session's
-    tests: None on DuckDB, else `postgres_urls()`."""
+    tests: None on DuckDB, `postgres_urls()` on PostgreSQL, a new Spark database on Spark."""
     if data_backend == "duckdb":
         return lambda: None
+    if data_backend == "spark":
+        return _spark_urls(request)
     return request.getfixturevalue("postgres_urls")  # type: ignore[no-any-return]
 
 

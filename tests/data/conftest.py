@@ -8,6 +8,14 @@ import pytest
 from overture.data.plane import DataPlane
 
 
+@pytest.fixture(scope="session",
+                params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def data_backend(request: pytest.FixtureRequest) -> str:
+    """DuckDB and PostgreSQL only (loading, suppressions, text values and appends): the Spark
+    suites are listed in docs/data.md."""
+    return str(request.param)
+
+
 @pytest.fixture
 def plane(tmp_path: Path, data_url: str | None) -> Iterator[DataPlane]:
     """A data plane, once on a DuckDB file and once on a fresh PostgreSQL schema."""

@@ -65,9 +65,18 @@ def matching(ws: Workspace, rule: Any, dimension: str = "customers", **ctx: Any)
     return {int(v) for v in expr.execute()[key]}
 
 
+def escaped(ws: Workspace, value: str) -> str:
+    """`value` as the engine's SQL literal: quotes doubled, or backslashed in Spark SQL."""
+    if ws.data.backend == "pyspark":
+        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    return "'" + value.replace("'", "''") + "'"
+
+
 def sql_ids(ws: Workspace, query: str) -> set[int]:
     """The first column of a hand-written SQL query against the same data plane (SQL that
-    DuckDB and PostgreSQL both read)."""
+    DuckDB and PostgreSQL both read; on Spark, the Spark SQL `overture rule sql` prints)."""
+    if ws.data.backend == "pyspark":  # a DataFrame, run by collect()
+        return {int(row[0]) for row in ws.data.con.raw_sql(query).collect()}
     cursor = ws.data.con.raw_sql(query)
     try:
         return {int(row[0]) for row in cursor.fetchall()}

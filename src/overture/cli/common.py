@@ -41,10 +41,10 @@ class CliWorkspace(Workspace):
 
     @cached_property
     def data(self) -> DataPlane:
-        from overture.data.plane import DataPlane, DataPlaneError
+        from overture.data.plane import DataPlaneError
 
         try:
-            return DataPlane.connect(self.data_url)
+            return self.connect_data()
         except DataPlaneError:
             from overture.server.serve import server_info
 

@@ -8,6 +8,9 @@ already stored (a webhook retried, a mailbox read twice) and refuses events whos
 message is not in the log, in the same statement, so a batch is all-or-nothing and
 counts are exact.
 
+Beside Spark these tables are in PostgreSQL (`plane.log`): writes go there, and
+`events` reads them from the engine that joins them with profiles.
+
 The links table holds each sent email's tracked links (message id, index, URL): the
 click endpoint redirects only to the URL stored here, never to one from the request.
 """
@@ -61,6 +64,7 @@ def new_event_id() -> str:
 
 
 def ensure(plane: DataPlane) -> None:
+    plane = plane.log
     for name, schema in ((EVENTS, EVENT_SCHEMA), (LINKS, LINK_SCHEMA)):
         if not plane.has_table(name):
             plane.con.create_table(name, schema=schema)
@@ -81,6 +85,7 @@ def known_messages(plane: DataPlane, message_ids: list[str]) -> set[str]:
     """The ids among these that the message log holds (sent or not), in one query with
     the ids bound as one array (an Ibis memtable would be one INSERT per id on
     PostgreSQL, and stay registered on DuckDB)."""
+    plane = plane.log
     if not message_ids or not plane.has_table(MESSAGES):
         return set()
     wanted = sorted(set(message_ids))
@@ -107,6 +112,7 @@ def append(plane: DataPlane, rows: list[dict[str, Any]], *,
     """
     if not rows:
         return AppendResult(0, 0, [])
+    plane = plane.log
     ensure(plane)
     known = known_messages(plane, [str(r["message_id"]) for r in rows])
     unknown = sorted({str(r["message_id"]) for r in rows} - known)
@@ -193,6 +199,7 @@ def record_links(plane: DataPlane, rows: list[dict[str, Any]]) -> None:
 def message_links(plane: DataPlane, message_id: str) -> dict[int, str]:
     """Every tracked link of one message, by index: one indexed-size query, bound values
     (a click endpoint runs this once per message, then caches it)."""
+    plane = plane.log
     sql = f"SELECT link, url FROM {LINKS} WHERE message_id = ?"
     if plane.backend == "duckdb":
         import duckdb
@@ -222,4 +229,4 @@ def link_url(plane: DataPlane, message_id: str, index: int) -> str | None:
 
 
 def events(plane: DataPlane) -> ir.Table | None:
-    return plane.con.table(EVENTS) if plane.has_table(EVENTS) else None
+    return plane.table_any(EVENTS) if plane.has_table(EVENTS) else None

@@ -620,8 +620,14 @@ def _normalize(typ: pa.DataType) -> pa.DataType:
 # writing into the engine
 # ---------------------------------------------------------------------------------------
 
-def _q(name: str) -> str:
+def _q(name: str, backend: str = "") -> str:
+    if backend == "pyspark":  # Spark SQL quotes names with backticks ("…" is a string)
+        return "`" + name.replace("`", "``") + "`"
     return '"' + name.replace('"', '""') + '"'
+
+
+#: rows a Spark load sends per write (each write is a Spark job and a file per task)
+SPARK_WRITE_ROWS = 1_000_000
 
 
 class _Writer:
@@ -631,6 +637,7 @@ class _Writer:
         self.plane = plane
         self.name = name
         self.schema = schema
+        self._pending: list[pa.RecordBatch] = []
         _drop_table(plane, name)
         plane.con.create_table(name, schema=ibis.Schema.from_pyarrow(schema))
 
@@ -648,15 +655,26 @@ class _Writer:
         elif backend == "postgres":
             with self.plane.con.con.cursor() as cursor:
                 copy_arrow(cursor, self.name, table)
+        elif backend == "pyspark":
+            self._pending.append(batch)
+            if sum(b.num_rows for b in self._pending) >= SPARK_WRITE_ROWS:
+                self.flush()
         else:
             self.plane.con.insert(self.name, table)
+
+    def flush(self) -> None:
+        """Spark: write the batches gathered so far, as one Arrow table (one job)."""
+        if self._pending:
+            rows = pa.Table.from_batches(self._pending, schema=self.schema)
+            self._pending = []
+            self.plane.append(self.name, rows)
 
 
 def _swap(plane: DataPlane, staging: str, table: str) -> None:
     """Replace `table` by `staging` in one transaction where the engine has them."""
     backend = plane.backend
-    drop = f"DROP TABLE IF EXISTS {_q(table)}"
-    rename = f"ALTER TABLE {_q(staging)} RENAME TO {_q(table)}"
+    drop = f"DROP TABLE IF EXISTS {_q(table, backend)}"
+    rename = f"ALTER TABLE {_q(staging, backend)} RENAME TO {_q(table, backend)}"
     if backend == "duckdb":
         raw = plane.con.con
         raw.begin()
@@ -694,7 +712,7 @@ def _execute(plane: DataPlane, sql: str) -> None:
 
 
 def _drop_table(plane: DataPlane, name: str) -> None:
-    _execute(plane, f"DROP TABLE IF EXISTS {_q(name)}")
+    _execute(plane, f"DROP TABLE IF EXISTS {_q(name, plane.backend)}")
 
 
 def _count(expr: Any) -> int:
@@ -868,7 +886,13 @@ def _engine_errors() -> tuple[type[BaseException], ...]:
     import duckdb
     import psycopg
 
-    return (duckdb.Error, psycopg.Error)
+    errors: tuple[type[BaseException], ...] = (duckdb.Error, psycopg.Error)
+    try:
+        from py4j.protocol import Py4JError
+        from pyspark.errors import PySparkException
+    except ImportError:  # Spark is an optional extra
+        return errors
+    return (*errors, PySparkException, Py4JError)
 
 
 def _write_all(plane: DataPlane, staging: str, source: _Source,
@@ -883,6 +907,7 @@ def _write_all(plane: DataPlane, staging: str, source: _Source,
         rows += batch.num_rows
         if progress:
             progress(done, source.total, source.unit)
+    writer.flush()
     if progress:
         progress(source.total, source.total, source.unit)
     return rows

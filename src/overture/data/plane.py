@@ -2,6 +2,13 @@
 
 Everything set-shaped runs inside this engine; Python only names tables, asks for
 counts and reads the first rows of a preview.
+
+On Spark the plane has two engines: Spark for profiles, work tables and audiences, and
+PostgreSQL (`log`, a plane of its own) for the tables that need unique keys and small
+appends (LOG_TABLES: the message log, events, links, suppressions, unsubscribes). Their
+modules write through `plane.log`; `table_any` of one of them gives a Spark view of the
+PostgreSQL table (data.spark), so that rules and activities join it with profiles
+inside Spark. On DuckDB and PostgreSQL `log` is the plane itself.
 """
 
 from __future__ import annotations
@@ -12,11 +19,15 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import ibis
 import ibis.expr.types as ir
 from ibis.backends import BaseBackend
+
+if TYPE_CHECKING:
+    from overture.data.spark import SparkSettings
 
 #: prefixes of the tables the engine owns; user tables never start with them
 WORK_PREFIX = "ovw_"
@@ -25,6 +36,9 @@ INTERNAL_PREFIX = "overture_"
 #: Ibis registers in-memory tables as temporary views named like this
 IBIS_PREFIX = "ibis_"
 MAX_IDENT = 63  # PostgreSQL's limit, the smallest of the supported engines
+#: the tables a Spark plane keeps in PostgreSQL (its `log` plane): unique keys, small appends
+LOG_TABLES = frozenset(f"{INTERNAL_PREFIX}{name}" for name in (
+    "messages", "message_results", "events", "links", "suppressions", "unsubscribes"))
 
 
 class DataPlaneError(Exception):
@@ -52,7 +66,12 @@ def run_prefix(run_id: str) -> str:
 
 
 def audience_table_name(audience: str) -> str:
-    return safe_name(f"{AUDIENCE_PREFIX}{audience}")
+    """`ova_NAME`; a name with other characters than letters, digits and underscores (a
+    space: Spark takes no such table names) has them replaced and a hash of it added."""
+    plain = re.sub(r"[^A-Za-z0-9_]", "_", audience)
+    if plain != audience:
+        plain = f"{plain}_{hashlib.sha1(audience.encode()).hexdigest()[:8]}"
+    return safe_name(f"{AUDIENCE_PREFIX}{plain}")
 
 
 @dataclass
@@ -61,9 +80,22 @@ class DataPlane:
     con: BaseBackend
     #: table expressions kept while `pinned()`: a run reads the same tables many times
     _pinned: dict[str, ir.Table] | None = field(default=None, repr=False)
+    #: Spark only: the PostgreSQL plane holding LOG_TABLES, and the settings it came from
+    log_plane: DataPlane | None = field(default=None, repr=False)
+    spark: SparkSettings | None = field(default=None, repr=False)
+    #: Spark only: LOG_TABLES made readable in this plane's session (as JDBC views)
+    _views: dict[str, str] = field(default_factory=dict, repr=False)
 
     @classmethod
-    def connect(cls, url: str) -> DataPlane:
+    def connect(cls, url: str, *, log_url: str | None = None, state_dir: Path | None = None,
+                spark_conf: dict[str, Any] | None = None) -> DataPlane:
+        """Open the plane of `url`; `log_url`, `state_dir` (the workspace's .overture/, for
+        a local warehouse) and `spark_conf` matter to a `pyspark://` URL only."""
+        if url.startswith("pyspark://"):
+            from overture.data import spark
+
+            return cls.connect_spark(spark.parse_url(url, log_url=log_url, state_dir=state_dir,
+                                                     conf=spark_conf), url)
         try:
             if url.startswith("duckdb://"):
                 path = url[len("duckdb://"):]
@@ -78,6 +110,27 @@ class DataPlane:
             raise DataPlaneError(f"cannot open the data plane at {url}: {exc}") from None
         return cls(url=url, con=con)
 
+    @classmethod
+    def connect_spark(cls, settings: SparkSettings, url: str) -> DataPlane:
+        from overture.data import spark
+
+        assert settings.log_url is not None
+        log = cls.connect(settings.log_url)
+        if log.backend != "postgres":
+            log.close()
+            raise DataPlaneError(f"[data] log_url must be PostgreSQL, not {log.backend}")
+        try:
+            con = spark.connect(settings)
+        except BaseException:
+            log.close()
+            raise
+        return cls(url=url, con=con, log_plane=log, spark=settings)
+
+    @property
+    def log(self) -> DataPlane:
+        """The plane holding LOG_TABLES: PostgreSQL beside Spark, else this one."""
+        return self.log_plane if self.log_plane is not None else self
+
     def for_thread(self) -> DataPlane:
         """A plane for another thread on the same database.
 
@@ -89,6 +142,8 @@ class DataPlane:
             con = ibis.duckdb.from_connection(self.con.con.cursor())
             con.con.execute("SET enable_progress_bar = false")
             return DataPlane(url=self.url, con=con)
+        if self.spark is not None:
+            return DataPlane.connect_spark(self.spark, self.url)
         return DataPlane.connect(self.url)
 
     @property
@@ -104,6 +159,8 @@ class DataPlane:
                                                        INTERNAL_PREFIX, IBIS_PREFIX))]
 
     def has_table(self, name: str) -> bool:
+        if self.log_plane is not None and name in LOG_TABLES:
+            return self.log_plane.has_table(name)
         return name in self.con.list_tables()
 
     def table(self, name: str) -> ir.Table:
@@ -134,13 +191,32 @@ class DataPlane:
     def materialize(self, expr: ir.Table, name: str) -> int:
         """Write `expr` as table `name` (replacing it) and return its row count."""
         self._forget(name)
-        table = self.con.create_table(name, expr, overwrite=True)
+        if self.backend == "pyspark":
+            table = self._spark_replace(expr, name)
+        else:
+            table = self.con.create_table(name, expr, overwrite=True)
         if self._pinned is not None:
             self._pinned[name] = table
         return int(table.count().execute())
 
+    def _spark_replace(self, expr: ir.Table, name: str) -> ir.Table:
+        """Spark refuses to overwrite a table the query reads: write a new one and swap."""
+        try:
+            return self.con.create_table(name, expr, overwrite=True)
+        except Exception as exc:
+            if "UNSUPPORTED_OVERWRITE" not in str(exc):
+                raise
+        staged = safe_name(name[: MAX_IDENT - 13], "new", uuid.uuid4().hex[:8])
+        self.con.create_table(staged, expr)
+        self.con.drop_table(name, force=True)
+        self.con.rename_table(staged, name)
+        return self.con.table(name)
+
     def drop(self, name: str) -> None:
         self._forget(name)
+        if self.log_plane is not None and name in LOG_TABLES:
+            self.log_plane.drop(name)
+            return
         self.con.drop_table(name, force=True)
 
     def _forget(self, name: str) -> None:
@@ -161,12 +237,42 @@ class DataPlane:
         """A table the engine owns (work table, audience) or a user table."""
         if self._pinned is not None and name in self._pinned:
             return self._pinned[name]
+        if self.log_plane is not None and name in LOG_TABLES:
+            return self.log_table(name)
         if not self.has_table(name):
             raise DataPlaneError(f"table {name!r} is not in the data plane")
         table = self.con.table(name)
         if self._pinned is not None:
             self._pinned[name] = table
         return table
+
+    def log_table(self, name: str) -> ir.Table:
+        """One of LOG_TABLES as a table of this plane's engine, to join with profiles.
+
+        Beside Spark: a view reading the PostgreSQL table over JDBC at each query (so it
+        is never stale), registered once per session.
+        """
+        if self.log_plane is None:
+            return self.con.table(name)
+        if name not in self._views:
+            from overture.data import spark
+
+            if not self.log_plane.has_table(name):
+                raise DataPlaneError(f"table {name!r} is not in the data plane")
+            assert self.spark is not None and self.spark.log_url is not None
+            schema = self.log_plane.current_schema()
+            spark.register_view(self.con._session,
+                                spark.jdbc_of(self.spark.log_url), schema, name)
+            self._views[name] = schema
+        return self.con.table(name)
+
+    def current_schema(self) -> str:
+        """PostgreSQL: the schema new tables go to (where LOG_TABLES are)."""
+        with self.con.con.cursor() as cursor:
+            row = cursor.execute("SELECT current_schema()").fetchone()
+        if row is None or row[0] is None:
+            raise DataPlaneError("the PostgreSQL search path names no schema that exists")
+        return str(row[0])
 
     def append(self, name: str, rows: Any) -> None:
         """Append an Arrow table to table `name` in one statement.
@@ -176,7 +282,9 @@ class DataPlane:
         sender appending every few hundred results would pile up. On PostgreSQL they
         are sent with COPY (data.bulk): a memtable would be one INSERT per row.
         """
-        if self.backend == "duckdb":
+        if self.log_plane is not None and name in LOG_TABLES:
+            self.log_plane.append(name, rows)
+        elif self.backend == "duckdb":
             raw = self.con.con
             view = f"{IBIS_PREFIX}append_{uuid.uuid4().hex}"
             raw.register(view, rows)
@@ -190,6 +298,11 @@ class DataPlane:
 
             with self.con.con.cursor() as cursor:
                 copy_arrow(cursor, name, rows)
+        elif self.backend == "pyspark":
+            # Spark 4 takes Arrow as it is; columns by name, as the table orders them
+            session = self.con._session
+            order = list(self.con.table(name).columns)
+            session.createDataFrame(rows).select(*order).write.insertInto(name)
         else:
             self.con.insert(name, ibis.memtable(rows))
 
@@ -215,7 +328,8 @@ class DataPlane:
                 for sql, params in statements:
                     cursor.execute(sql.replace("?", "%s"), params)
         else:
-            raise DataPlaneError(f"raw statements are not supported on {self.backend}")
+            raise DataPlaneError(f"raw statements are not supported on {self.backend}: "
+                                 "this needs DuckDB or PostgreSQL")
 
     def ping(self) -> str:
         """Ask the engine a trivial question (readiness); its backend name."""
@@ -225,11 +339,23 @@ class DataPlane:
             with self.con.con.cursor() as cursor:
                 cursor.execute("SELECT 1")
                 cursor.fetchone()
+        elif self.backend == "pyspark":
+            self.con._session.sql("SELECT 1").collect()
+            self.log.ping()
         else:
             self.con.list_tables()
         return self.backend
 
     def close(self) -> None:
+        if self.log_plane is not None:
+            self.log_plane.close()
+        if self.spark is not None:
+            # the process's SparkContext serves its other planes: only this session's
+            # views go (the context stops when the process exits)
+            for name in self._views:
+                self.con._session.catalog.dropTempView(name)
+            self._views.clear()
+            return
         disconnect = getattr(self.con, "disconnect", None)
         if disconnect:
             disconnect()

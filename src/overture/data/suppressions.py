@@ -18,6 +18,9 @@ statements. On PostgreSQL, where several processes may write at once, a primary 
 keeps "one row per" true when two of them add the same address: the loser's insert
 fails, and it tries again with a fresh anti-join.
 
+Beside Spark both tables are in PostgreSQL (`plane.log`): writes and lists go there, and
+the delivery engine's anti-joins read them in Spark (`plane.table_any`).
+
 Addresses are compared normalised (`normalize_address`, `normalize_address_sql`, which
 agree on every value): the delivery engine normalises a profile's address with the
 same expression before the anti-join.
@@ -349,6 +352,7 @@ def _add_array(plane: DataPlane, channel: str, values: pa.Array | pa.ChunkedArra
     Upload, normalise and count each distinct value (one temporary table), read the
     counts, insert the anti-join with the list; a failure at any point adds nothing.
     """
+    plane = plane.log
     total = len(values)
     if total == 0:
         return SuppressionResult(0, 0, 0, column)
@@ -430,6 +434,7 @@ def remove_suppressions(plane: DataPlane, channel: str, addresses: Iterable[str]
     check_channel(channel)
     _check_many(addresses)
     wanted = sorted({normalize_address(a, channel) for a in addresses} - {""})
+    plane = plane.log
     if not wanted or not plane.has_table(SUPPRESSIONS):
         return 0
     removed = 0
@@ -452,6 +457,7 @@ def list_suppressions(plane: DataPlane, channel: str | None = None,
     """Suppressed addresses, the most recent first, as dicts of the table's columns."""
     if channel is not None:
         check_channel(channel)
+    plane = plane.log
     if not plane.has_table(SUPPRESSIONS):
         return []
     table = plane.con.table(SUPPRESSIONS)
@@ -466,6 +472,7 @@ def list_suppressions(plane: DataPlane, channel: str | None = None,
 
 def count_suppressions(plane: DataPlane) -> dict[str, int]:
     """`{channel: suppressed addresses}` for the channels that have any."""
+    plane = plane.log
     if not plane.has_table(SUPPRESSIONS):
         return {}
     table = plane.con.table(SUPPRESSIONS)
@@ -517,6 +524,7 @@ def record_unsubscribe(plane: DataPlane, dimension: str, profile_key: object, ch
     if not key:
         raise SuppressionError("an unsubscribe needs a profile key")
     when = _utc(at)
+    plane = plane.log
     _ensure(plane, UNSUBSCRIBES)
     row = ibis.memtable(
         {"dimension": [dimension], "profile_key": [key], "channel": [channel],

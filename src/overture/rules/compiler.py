@@ -511,8 +511,8 @@ class Compiler:
                 return col.startswith(text)
             if op == "contains":
                 return col.contains(text)
-            if self.ctx.plane.backend == "postgres":
-                # PostgreSQL's LIKE treats a backslash as an escape, DuckDB's does not:
+            if self.ctx.plane.backend in ("postgres", "pyspark"):
+                # PostgreSQL's and Spark's LIKE treat a backslash as an escape, DuckDB's not:
                 # double it so that `\` matches itself on both, as the spec's LIKE has
                 # only the % and _ wildcards
                 text = text.replace("\\", "\\\\")

@@ -113,7 +113,7 @@ class EventSink:
 def _record_unsubscribes(plane: DataPlane, rows: list[dict[str, Any]]) -> None:
     from overture.data.suppressions import record_unsubscribe
 
-    log = plane.con.table(MESSAGES)
+    log = plane.log.con.table(MESSAGES)
     wanted = sorted({str(r["message_id"]) for r in rows})
     found = log.filter(log.message_id.isin(wanted)).select(
         "message_id", "dimension", "profile_key", "channel").to_pyarrow().to_pylist()
