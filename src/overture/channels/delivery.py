@@ -96,6 +96,9 @@ class Delivery:
     now: datetime
     progress: Callable[[int, int], None] | None = None
     sleep: Callable[[float], None] = time.sleep
+    #: retries and failures logged one by one so far, over every batch of this pass
+    _retries_logged: int = 0
+    _failures_logged: int = 0
 
     # ---- the queue ----
     def _queue(self) -> tuple[ir.Table, int]:
@@ -297,7 +300,8 @@ class Delivery:
             metrics.message_retry(self.channel)
             with shared.lock:
                 shared.retried += 1
-                if shared.retried <= RETRY_LOG_LIMIT:
+                self._retries_logged += 1
+                if self._retries_logged <= RETRY_LOG_LIMIT:
                     shared.logs.append(
                         f"retry {attempt}/{self.settings.max_attempts - 1} of message "
                         f"{message.message_id} to {message.to} in {delay:.2f} s: {result.error}")
@@ -340,7 +344,8 @@ class Delivery:
                 shared.sent += 1
             else:
                 shared.failed += 1
-                if shared.failed <= RETRY_LOG_LIMIT:
+                self._failures_logged += 1
+                if self._failures_logged <= RETRY_LOG_LIMIT:
                     shared.logs.append(f"failed: message {mid}: {row['error']}")
                 if shared.failed >= self.settings.max_errors:
                     shared.stop.set()
