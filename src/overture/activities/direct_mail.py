@@ -106,7 +106,15 @@ def extract_path(a: act.DirectMail, ctx: ExecContext) -> Path:
 
 def _engine_write(ctx: ExecContext, expr: ir.Table, fmt: str, path: Path) -> None:
     """Write `expr` to `path` in the data plane's engine (COPY on DuckDB)."""
-    if fmt == "parquet":
+    if fmt == "parquet" and ctx.plane.backend == "pyspark":
+        # Spark writes a folder of part files: one file, written by Arrow, from its batches
+        import pyarrow.parquet as pq
+
+        batches = expr.to_pyarrow_batches()
+        with pq.ParquetWriter(path, batches.schema) as writer:
+            for batch in batches:
+                writer.write_batch(batch)
+    elif fmt == "parquet":
         ctx.plane.con.to_parquet(expr, path)
     else:
         ctx.plane.con.to_csv(expr, path)

@@ -149,12 +149,13 @@ def _builder_conf(settings: SparkSettings) -> dict[str, str]:
     }
     if settings.local:
         conf["spark.ui.enabled"] = "false"
+        conf["spark.ui.showConsoleProgress"] = "false"  # a progress bar on stderr
         # 200 shuffle partitions are for clusters; on one machine each is a task
         conf["spark.sql.shuffle.partitions"] = "4"
         log4j = Path(tempfile.gettempdir()) / "overture-spark-log4j2.properties"
         if not log4j.exists():
             log4j.write_text(_LOG4J, encoding="utf-8")
-        java = [f"-Dlog4j2.configurationFile=file:{log4j}"]
+        java = [f"-Dlog4j.configurationFile={log4j}"]
         if settings.warehouse and "://" not in settings.warehouse:
             home = Path(settings.warehouse).resolve().parent
             home.mkdir(parents=True, exist_ok=True)
