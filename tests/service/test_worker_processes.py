@@ -133,9 +133,9 @@ def workers(root: Path, count: int) -> Iterator[list[subprocess.Popen[bytes]]]:
                 proc.kill()
 
 
-def detach(root: Path, campaign: str) -> str:
+def detach(root: Path, campaign: str, mode: str = "--live") -> str:
     done = subprocess.run([str(OVERTURE), "-w", str(root), "run",
-                           str(root / "campaigns" / f"{campaign}.yaml"), "--live", "--detach",
+                           str(root / "campaigns" / f"{campaign}.yaml"), mode, "--detach",
                            "--json"], capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
     return str(json.loads(done.stdout)["run"])
@@ -257,3 +257,27 @@ def test_an_activity_throttle_holds_across_workers(
         while moment - arrivals[start] > 2.0:
             start += 1
         assert end - start + 1 <= 300, f"{end - start + 1} messages within 2 s"
+
+
+def test_a_worker_reopens_a_lost_data_plane_connection(
+        tmp_path: Path, data_files: Path, planes: tuple[str, str]) -> None:
+    """A long-lived worker whose PostgreSQL connection was cut (a restarted server, an
+    idle timeout) opens a new one before claiming work, instead of failing the run."""
+    from overture.service.worker import Worker
+
+    with FakeProvider() as fake:
+        root = shared_workspace(tmp_path / "ws", data_files, *planes, fake.url)
+    ws = Workspace.open(root)
+    try:
+        worker = Worker(ws, poll=0.05)
+        assert not worker.step()  # nothing to do; the connection answered
+        ws.data.con.con.close()  # cut under the worker's feet
+        worker._pinged_at = -1e9  # its next look checks the connection
+        run_id = detach(root, "paced", "--test")
+        assert worker.step()
+        run = ws.control.get_run(run_id)
+        assert run.status.value == "done", run.error
+        ports = ws.control.activity_runs(run_id)["few"].ports
+    finally:
+        ws.close()
+    assert ports == {"out": 2000}

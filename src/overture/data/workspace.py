@@ -7,6 +7,7 @@ of them never touch the other.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import tomllib
@@ -173,6 +174,13 @@ class Workspace:
     def reload_catalog(self) -> Catalog:
         self.__dict__.pop("catalog", None)
         return self.catalog
+
+    def reconnect_data(self) -> None:
+        """Drop the data plane's connection (lost, say); the next use opens a new one."""
+        plane = self.__dict__.pop("data", None)
+        if plane is not None:
+            with contextlib.suppress(Exception):  # it is broken already
+                plane.close()
 
     def close(self) -> None:
         if "data" in self.__dict__:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import traceback
 from dataclasses import dataclass, field
 
@@ -26,6 +27,8 @@ from overture.service.workers import drive_run
 from overture.store.claims import BatchClaim
 
 logger = logging.getLogger("overture.worker")
+#: seconds between checks that the data plane's connection still answers
+PING_EVERY = 5.0
 
 
 class WorkerSetupError(OvertureError):
@@ -55,6 +58,7 @@ class Worker:
     stop: threading.Event = field(default_factory=threading.Event)
     runs: int = 0
     batches: int = 0
+    _pinged_at: float = -PING_EVERY
 
     def run_forever(self) -> None:
         logger.info("worker %s ready", self.ws.control.claims.owner)
@@ -64,7 +68,10 @@ class Worker:
         logger.info("worker %s stopped", self.ws.control.claims.owner)
 
     def step(self) -> bool:
-        """Take one piece of work and do it; False when there was none."""
+        """Take one piece of work and do it; False when there was none (or the data
+        plane cannot be reached: no work is claimed until it can)."""
+        if not self._data_plane_ready():
+            return False
         claims = self.ws.control.claims
         claim = claims.claim_batch()
         if claim is not None:
@@ -82,6 +89,26 @@ class Worker:
             self.runs += 1
             return True
         return False
+
+    def _data_plane_ready(self) -> bool:
+        """Ask the data plane a trivial question every `PING_EVERY` seconds; a lost
+        connection (a restarted server, an idle timeout) is opened again, so a
+        long-lived worker never fails the runs it claims for a stale connection."""
+        now = time.monotonic()
+        if now - self._pinged_at < PING_EVERY:
+            return True
+        try:
+            self.ws.data.ping()
+        except Exception as exc:
+            logger.warning("data plane unreachable (%s): reconnecting", exc)
+            self.ws.reconnect_data()
+            try:
+                self.ws.data.ping()
+            except Exception as again:
+                logger.warning("data plane still unreachable: %s", again)
+                return False
+        self._pinged_at = now
+        return True
 
     def _assist(self, claim: BatchClaim) -> None:
         with log_context(run=claim.run_id, activity=claim.activity_id):
