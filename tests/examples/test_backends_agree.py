@@ -1,6 +1,6 @@
 """Every sample campaign, in test mode, on the same generated retail data loaded into a
-DuckDB and into a PostgreSQL data plane: the same count on every port of every activity,
-and the same profiles (keys) behind each count.
+DuckDB, a PostgreSQL and a Spark (local[2]) data plane: the same count on every port of
+every activity, and the same profiles (keys) behind each count.
 
 The data are generated once (examples/generate.py, 2,000 customers: the trade-fair file
 names customers up to id 2000) as Parquet files and loaded into both planes the way a
@@ -97,14 +97,23 @@ def save_vips(ws: Workspace, run: str) -> None:
                    activity="save_vips")
 
 
-@pytest.fixture(scope="module")
-def postgres_runs(tmp_path_factory: pytest.TempPathFactory, data_files: Path,
-                  postgres_urls: Callable[[], str]) -> Iterator[dict[str, Ports]]:
-    ws = workspace(tmp_path_factory.mktemp("pg"), data_files, postgres_urls())
+@pytest.fixture(scope="module", params=[
+    pytest.param("postgres", marks=pytest.mark.postgres),
+    pytest.param("spark", marks=[pytest.mark.spark, pytest.mark.postgres])])
+def other_runs(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+               data_files: Path) -> Iterator[dict[str, Ports]]:
+    """The same campaigns on PostgreSQL, then on Spark (its log in PostgreSQL)."""
+    drop: Callable[[], None] = lambda: None  # noqa: E731
+    if request.param == "postgres":
+        url = request.getfixturevalue("postgres_urls")()
+    else:
+        url, drop = request.getfixturevalue("spark_session")()
+    ws = workspace(tmp_path_factory.mktemp(request.param), data_files, url)
     try:
         yield run_all(ws)
     finally:
         ws.close()
+        drop()
 
 
 @pytest.fixture(scope="module")
@@ -124,9 +133,9 @@ def counts(ports: Ports) -> dict[str, dict[str, int]]:
 
 
 @pytest.mark.parametrize("campaign", CAMPAIGNS)
-def test_postgresql_holds_on_every_port_what_duckdb_holds(
-        campaign: str, postgres_runs: dict[str, Ports], duckdb_runs: dict[str, Ports]) -> None:
-    got, expected = postgres_runs[campaign], duckdb_runs[campaign]
+def test_every_backend_holds_on_every_port_what_duckdb_holds(
+        campaign: str, other_runs: dict[str, Ports], duckdb_runs: dict[str, Ports]) -> None:
+    got, expected = other_runs[campaign], duckdb_runs[campaign]
     document = yaml.safe_load((EXAMPLES / "campaigns" / f"{campaign}.yaml").read_text())
     assert set(counts(got)) == {a["id"] for a in document["activities"]}
     assert counts(got) == counts(expected)

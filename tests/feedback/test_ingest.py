@@ -72,7 +72,7 @@ def suppressed(h: Harness) -> list[tuple[str, str, str | None, datetime]]:
 def unsubscribes(h: Harness) -> list[dict[str, Any]]:
     if not h.ws.data.has_table(suppressions.UNSUBSCRIBES):
         return []
-    table = h.ws.data.con.table(suppressions.UNSUBSCRIBES)
+    table = h.ws.data.table_any(suppressions.UNSUBSCRIBES)
     return table.order_by("profile_key").to_pyarrow().to_pylist()
 
 

@@ -149,7 +149,7 @@ def suppressed(plane: DataPlane) -> list[tuple[str, str, str | None, datetime]]:
 def unsubscribes(plane: DataPlane) -> list[dict[str, Any]]:
     if not plane.has_table(suppressions.UNSUBSCRIBES):
         return []
-    return plane.con.table(suppressions.UNSUBSCRIBES).order_by(
+    return plane.table_any(suppressions.UNSUBSCRIBES).order_by(
         "profile_key").to_pyarrow().to_pylist()
 
 

@@ -109,7 +109,7 @@ def test_machine_opens_and_clicks_count_with_peoples_when_asked(news: Scenario) 
 
 
 def test_without_delivery_receipts_the_ctr_is_over_sent_messages(fresh: Scenario) -> None:
-    fresh.h.ws.data.execute([(f"DELETE FROM {events.EVENTS} WHERE type = ?", ["delivered"])])
+    fresh.h.ws.data.log.execute([(f"DELETE FROM {events.EVENTS} WHERE type = ?", ["delivered"])])
     mail = campaign_report(fresh.h.ws.data, CAMPAIGN, now=NOW)["activities"]["mail"]
     assert mail["delivered"] == 0
     assert (mail["ctr"], mail["ctr_basis"]) == (round(2 / 5, 4), "sent")
@@ -130,7 +130,7 @@ def test_a_bounce_without_its_type_counts_as_soft_and_once_per_message(
 def test_a_second_run_is_reported_apart_and_with_the_first(fresh: Scenario) -> None:
     h = fresh.h
     second = h.run(MAIL, mode="live", name=CAMPAIGN)["run"]
-    h.ws.data.execute([(f"UPDATE {MESSAGES} SET created_at = ?, sent_at = ? WHERE run_id = ?",
+    h.ws.data.log.execute([(f"UPDATE {MESSAGES} SET created_at = ?, sent_at = ? WHERE run_id = ?",
                         [PLANNED.replace(day=3), PLANNED.replace(day=3), second])])
     one = str(message_id(second, "mail", 1))
     events.append(h.ws.data, [{"event_id": "second-open", "message_id": one, "type": "open",

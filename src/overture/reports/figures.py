@@ -263,7 +263,7 @@ def _links(plane: DataPlane, scope: ir.Table, ev: ir.Table | None,
     """Per activity, every tracked link (index, URL) with its clicks."""
     found: dict[tuple[str, int | None], dict[str, Any]] = {}
     if plane.has_table(event_data.LINKS):
-        links = plane.con.table(event_data.LINKS)
+        links = plane.table_any(event_data.LINKS)
         ids = scope.select(s_id=scope.message_id, s_activity=scope.activity_id)
         sent = links.inner_join(ids, links.message_id == ids.s_id)
         known = sent.group_by(activity=sent.s_activity, link=sent.link).aggregate(
