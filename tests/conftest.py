@@ -32,6 +32,8 @@ from sqlalchemy.engine import make_url
 
 PG_ENV = "OVERTURE_TEST_POSTGRES_URL"
 REQUIRE_ENV = "OVERTURE_REQUIRE_POSTGRES"
+#: CI: the Spark tests must run (PySpark, Java and the JDBC driver installed)
+REQUIRE_SPARK_ENV = "OVERTURE_REQUIRE_SPARK"
 PG_EXAMPLE = "postgresql://postgres@127.0.0.1:5432/test"
 NOT_RUN = pytest.StashKey[int]()
 SPARK_NOT_RUN = pytest.StashKey[int]()
@@ -61,7 +63,11 @@ def _libpq_url(url: str) -> str:
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    if hasattr(session.config, "workerinput") or os.environ.get(REQUIRE_ENV) != "1":
+    if hasattr(session.config, "workerinput"):
+        return
+    if os.environ.get(REQUIRE_SPARK_ENV) == "1" and spark_missing() is not None:
+        raise pytest.UsageError(f"{REQUIRE_SPARK_ENV}=1 but {spark_missing()}")
+    if os.environ.get(REQUIRE_ENV) != "1":
         return
     url = os.environ.get(PG_ENV)
     if not url:
