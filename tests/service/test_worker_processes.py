@@ -74,7 +74,7 @@ def wanted(data_files: Path) -> dict[int, str]:
 
 
 def shared_workspace(root: Path, data_files: Path, data_url: str, control_url: str,
-                     provider_url: str) -> Path:
+                     provider_url: str, extra: str = "") -> Path:
     """The sample schema and data on PostgreSQL planes that every process can open."""
     Workspace.init(root)
     config = root / "overture.toml"
@@ -97,10 +97,13 @@ retry_max = 0.05
 
 [workers]
 lease_seconds = {LEASE}
-""", encoding="utf-8")
+{extra}""", encoding="utf-8")
     shutil.copyfile(EXAMPLES / "schema.yaml", root / "schema.yaml")
     (root / "campaigns" / "texts.yaml").write_text(TEXTS, encoding="utf-8")
     (root / "campaigns" / "paced.yaml").write_text(PACED, encoding="utf-8")
+    for name in ("first", "second"):
+        (root / "campaigns" / f"{name}.yaml").write_text(
+            PACED.replace("name: paced", f"name: {name}"), encoding="utf-8")
     ws = Workspace.open(root)
     try:
         keys = generator().KEYS
@@ -247,37 +250,13 @@ def test_an_activity_throttle_holds_across_workers(
     assert run.status.value == "done", (run.error, worker_logs(root))
     assert {owner.split(":")[0] for owner in owners} == {"w1", "w2"}, owners
     assert len(arrivals) == len(expected)
-    # a burst of one second's worth (100) at most, then 100 a second: the whole send
-    # takes at least (n - 100) / 100 seconds, and no 2-second window holds more than 300
+    # slots are reserved from the database's clock: a burst of one second's worth (100),
+    # then 100 a second, whoever sends. A message never goes before its slot, so by any
+    # instant t at most 100 + 100 x (t - first) have arrived (plus a block of 10 per
+    # worker reserved ahead); two limiters of their own would allow twice as many.
     assert len(expected) > 400
-    elapsed = arrivals[-1] - arrivals[0]
-    assert elapsed >= (len(expected) - 100) / 100 * 0.95, elapsed
-    start = 0
-    for end, moment in enumerate(arrivals):
-        while moment - arrivals[start] > 2.0:
-            start += 1
-        assert end - start + 1 <= 300, f"{end - start + 1} messages within 2 s"
-
-
-def test_a_worker_reopens_a_lost_data_plane_connection(
-        tmp_path: Path, data_files: Path, planes: tuple[str, str]) -> None:
-    """A long-lived worker whose PostgreSQL connection was cut (a restarted server, an
-    idle timeout) opens a new one before claiming work, instead of failing the run."""
-    from overture.service.worker import Worker
-
-    with FakeProvider() as fake:
-        root = shared_workspace(tmp_path / "ws", data_files, *planes, fake.url)
-    ws = Workspace.open(root)
-    try:
-        worker = Worker(ws, poll=0.05)
-        assert not worker.step()  # nothing to do; the connection answered
-        ws.data.con.con.close()  # cut under the worker's feet
-        worker._pinged_at = -1e9  # its next look checks the connection
-        run_id = detach(root, "paced", "--test")
-        assert worker.step()
-        run = ws.control.get_run(run_id)
-        assert run.status.value == "done", run.error
-        ports = ws.control.activity_runs(run_id)["few"].ports
-    finally:
-        ws.close()
-    assert ports == {"out": 2000}
+    first = arrivals[0]
+    for count, moment in enumerate(arrivals, start=1):
+        allowed = 100 + 100 * (moment - first) + 20
+        assert count <= allowed, f"{count} messages {moment - first:.2f} s after the first"
+    assert arrivals[-1] - first >= (len(expected) - 120) / 100

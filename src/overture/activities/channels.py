@@ -109,6 +109,52 @@ def _samples(a: Any, source: PortInput, ctx: ExecContext, content: CompiledConte
 
 def _live(a: Any, source: PortInput, ctx: ExecContext, options: PlanOptions,
           content: CompiledContent, provider: Any, settings: DeliverySettings) -> Outcome:
+    with _planning_lock(ctx, a, options):
+        _write_plan(a, source, ctx, options, provider)
+    delivery = delivery_for(a, source, ctx, content, provider, settings)
+    report = delivery.run()
+    if not report.others_sending:  # else their results would be appended mid-fold
+        messages.fold(ctx.plane, ctx.run_id, a.id)
+    counts = messages.counts(ctx.plane, ctx.run_id, a.id)
+    excluded = messages.excluded_counts(ctx.plane, ctx.run_id, a.id)
+    excluded = {name: excluded[name] for name in EXCLUSION_ORDER if name in excluded}
+    retries = f", {report.retried} retries" if report.retried else ""
+    ctx.log(f"sent {report.sent}, failed {report.failed}{retries} this time; "
+            f"message log: {counts}")
+    if report.paused:
+        return Outcome({}, excluded=excluded, waiting=report.paused,
+                       waiting_for="interrupted" if report.interrupted else "errors")
+    pending = counts.get("pending", 0)
+    if pending:
+        log = messages.of_activity(ctx.plane, ctx.run_id, a.id)
+        assert log is not None
+        wake = log.filter(log.status == "pending").not_before.min().execute()
+        if wake is None or wake != wake:  # None or NaT: due now, yet not sent
+            return Outcome({}, excluded=excluded, waiting_for="errors",
+                           waiting=f"{pending} messages due now are still pending: resume "
+                                   "the run to send them")
+        wake_at = wake.replace(tzinfo=UTC)
+        return Outcome({}, excluded=excluded, waiting_for="deferred", wake_at=wake_at,
+                       waiting=f"{pending} messages deferred by quiet hours until {wake} UTC; "
+                               "the server resumes the run then (or resume it by hand)")
+    out = _sent_profiles(ctx, source, a.id)
+    return Outcome({"out": out}, excluded=excluded)
+
+
+def _planning_lock(ctx: ExecContext, a: Any, options: PlanOptions) -> Any:
+    """Plans counted against frequency caps are written one at a time across workers:
+    two runs planned at once would each miss the other's messages."""
+    import contextlib
+
+    settings = options.settings
+    if ctx.claims is None or settings is None or not settings.caps_for(a.type, a.category):
+        return contextlib.nullcontext()
+    return ctx.claims.exclusive(f"overture-plan:{a.type}:{a.category}")
+
+
+def _write_plan(a: Any, source: PortInput, ctx: ExecContext, options: PlanOptions,
+                provider: Any) -> None:
+    """The message log's plan of this activity run, written once: a resumed run finds it."""
     dim = source.dimension
     if not messages.has_plan(ctx.plane, ctx.run_id, a.id):
         planned = planning.plan(ctx, source, options)
@@ -136,30 +182,6 @@ def _live(a: Any, source: PortInput, ctx: ExecContext, options: PlanOptions,
                                                                        a.id))
     else:
         ctx.log("plan found: continuing with the messages still pending")
-    delivery = delivery_for(a, source, ctx, content, provider, settings)
-    report = delivery.run()
-    if not report.others_sending:  # else their results would be appended mid-fold
-        messages.fold(ctx.plane, ctx.run_id, a.id)
-    counts = messages.counts(ctx.plane, ctx.run_id, a.id)
-    excluded = messages.excluded_counts(ctx.plane, ctx.run_id, a.id)
-    excluded = {name: excluded[name] for name in EXCLUSION_ORDER if name in excluded}
-    retries = f", {report.retried} retries" if report.retried else ""
-    ctx.log(f"sent {report.sent}, failed {report.failed}{retries} this time; "
-            f"message log: {counts}")
-    if report.paused:
-        return Outcome({}, excluded=excluded, waiting=report.paused,
-                       waiting_for="interrupted" if report.interrupted else "errors")
-    pending = counts.get("pending", 0)
-    if pending:
-        log = messages.of_activity(ctx.plane, ctx.run_id, a.id)
-        assert log is not None
-        wake = log.filter(log.status == "pending").not_before.min().execute()
-        wake_at = None if wake is None else wake.replace(tzinfo=UTC)
-        return Outcome({}, excluded=excluded, waiting_for="deferred", wake_at=wake_at,
-                       waiting=f"{pending} messages deferred by quiet hours until {wake} UTC; "
-                               "the server resumes the run then (or resume it by hand)")
-    out = _sent_profiles(ctx, source, a.id)
-    return Outcome({"out": out}, excluded=excluded)
 
 
 def delivery_for(a: Any, source: PortInput, ctx: ExecContext, content: CompiledContent,

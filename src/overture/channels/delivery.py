@@ -313,7 +313,12 @@ class Delivery:
         try:
             if future.cancelled():
                 return  # never sent: stays pending
-            result, attempts = future.result()
+            error = future.exception()
+            if error is not None:  # not the provider's (that is caught): say so, never drop it
+                result, attempts = SendResult.failed(
+                    f"internal error: {type(error).__name__}: {error}"), 0
+            else:
+                result, attempts = future.result()
             if not result.ok and result.transient and result.error \
                     and result.error.startswith("not retried (activity paused)"):
                 return  # stays pending for the resumed run

@@ -76,10 +76,15 @@ def plan(ctx: ExecContext, source: PortInput, options: PlanOptions) -> ir.Table:
         reasons.append((~wide["_consent"].fill_null(False), "no_consent"))
     if options.kind in ("email", "sms", "push"):
         reasons.extend(_lists(ctx, dim, options.kind, address, key_text))
-        for cap in settings.caps_for(options.kind, options.category):
+        caps = settings.caps_for(options.kind, options.category)
+        # messages other live runs still have to send count too: two runs planned at
+        # once (on two workers) must not both fill a profile's cap
+        active = ctx.claims.active_live_runs() if caps and ctx.claims is not None else []
+        for cap in caps:
             # caps count real sends, so their window ends at the real now
             recent = messages.recent_sends(ctx.plane, options.kind, options.category, dim,
-                                           datetime.now(UTC) - cap.window, ctx.run_id)
+                                           datetime.now(UTC) - cap.window, ctx.run_id,
+                                           pending_of=active)
             if recent is not None:
                 over = recent.filter(recent.n >= cap.max).profile_key
                 reasons.append((key_text.isin(over), "frequency_cap"))

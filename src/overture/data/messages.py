@@ -168,15 +168,19 @@ def excluded_counts(plane: DataPlane, run_id: str, activity_id: str) -> dict[str
 
 
 def recent_sends(plane: DataPlane, channel: str, category: str, dimension: str,
-                 since: datetime, run_id: str) -> ir.Table | None:
-    """`profile_key, n`: messages sent per profile since an instant, other runs only."""
+                 since: datetime, run_id: str, *, pending_of: list[str] | None = None
+                 ) -> ir.Table | None:
+    """`profile_key, n`: messages sent per profile since an instant, other runs only,
+    and the messages still pending of the runs `pending_of` (active ones: they will go)."""
     log = message_log(plane)
     if log is None:
         return None
+    moment = ibis.literal(utc_naive(since), type="timestamp")
+    counted = (log.status == "sent") & (log.sent_at >= moment)
+    if pending_of:
+        counted |= (log.status == "pending") & log.run_id.isin(pending_of)
     rows = log.filter((log.channel == channel) & (log.category == category)
-                      & (log.dimension == dimension) & (log.status == "sent")
-                      & (log.run_id != run_id)
-                      & (log.sent_at >= ibis.literal(utc_naive(since), type="timestamp")))
+                      & (log.dimension == dimension) & (log.run_id != run_id) & counted)
     return rows.group_by("profile_key").aggregate(n=rows.count())
 
 

@@ -80,6 +80,7 @@ class Worker:
             return True
         run = claims.claim_run()
         if run is not None:
+            self.ws.control.log(run.run_id, f"executing on worker {claims.owner}")
             if run.taken_from is not None:
                 self.ws.control.log(run.run_id, f"taken over by worker {claims.owner} from "
                                     f"worker {run.taken_from}: its lease lapsed",

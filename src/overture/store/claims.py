@@ -20,6 +20,7 @@ import secrets
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
@@ -356,6 +357,26 @@ class Claims:
             return int(conn.execute(select(func.count()).select_from(BATCHES)
                                     .where(BATCHES.c.status == "open")).scalar() or 0)
 
+    def active_live_runs(self) -> list[str]:
+        """Live runs not ended (pending, running, waiting, paused): their pending
+        messages will still go."""
+        with self._engine.connect() as conn:
+            return [str(row[0]) for row in conn.execute(
+                select(RUNS.c.id).where(RUNS.c.mode == "live", RUNS.c.status.in_(
+                    ("pending", "running", "waiting", "paused"))))]
+
+    @contextlib.contextmanager
+    def exclusive(self, name: str) -> Iterator[None]:
+        """Hold a lock of this name across every worker (a PostgreSQL advisory lock in
+        an open transaction; a lock of this process on SQLite, which has one)."""
+        if not self._skip_locked:
+            with _local_lock(name):
+                yield
+            return
+        with self._writer.begin() as conn:
+            conn.execute(select(func.pg_advisory_xact_lock(func.hashtext(name))))
+            yield
+
     # ---- shared rate slots ----
     def reserve_slots(self, name: str, rate: float, count: int) -> tuple[float, float]:
         """Reserve `count` consecutive slots of a limit shared by every worker: (seconds
@@ -367,8 +388,9 @@ class Claims:
             conn.execute(dialect.insert(RATE_SLOTS).values(name=name, next_at=0.0)
                          .on_conflict_do_nothing())
             now = self._db_seconds(conn)
-            row = conn.execute(self._locking(select(RATE_SLOTS.c.next_at)
-                                             .where(RATE_SLOTS.c.name == name))).one()
+            # a plain FOR UPDATE: every worker waits its turn (SKIP LOCKED would skip it)
+            query = select(RATE_SLOTS.c.next_at).where(RATE_SLOTS.c.name == name)
+            row = conn.execute(query.with_for_update() if self._skip_locked else query).one()
             first = max(float(row[0]), now - (burst - 1) * interval)
             conn.execute(update(RATE_SLOTS).where(RATE_SLOTS.c.name == name)
                          .values(next_at=first + count * interval))
@@ -380,6 +402,14 @@ class Claims:
                 select(func.extract("epoch", func.clock_timestamp()))).scalar()
             return float(value)
         return time.time()
+
+
+_local_locks: dict[str, threading.Lock] = {}
+
+
+def _local_lock(name: str) -> threading.Lock:
+    with _owner_lock:
+        return _local_locks.setdefault(name, threading.Lock())
 
 
 class Heartbeat:
