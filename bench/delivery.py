@@ -260,9 +260,10 @@ class FakeHttp(Receiver):
 
     name = "fake HTTP provider"
 
-    def __init__(self) -> None:
+    def __init__(self, *options: str) -> None:
+        """`options`: more of the fake's command-line options (`--delay 0.05`)."""
         self.process = subprocess.Popen(
-            [sys.executable, str(FAKE_HTTP), "--port", "0"], stdout=subprocess.PIPE,
+            [sys.executable, str(FAKE_HTTP), "--port", "0", *options], stdout=subprocess.PIPE,
             stderr=subprocess.PIPE, text=True)
         assert self.process.stdout is not None
         line = self.process.stdout.readline()
