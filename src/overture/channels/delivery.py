@@ -74,6 +74,9 @@ class _Shared:
     flushed_at: float = field(default_factory=time.monotonic)
     #: messages of the queue still counted in the `overture_delivery_queue_messages` gauge
     queued: int = 0
+    #: the send batch these messages belong to, and whether another worker took it over
+    claim: BatchClaim | None = None
+    lost: bool = False
 
 
 @dataclass(frozen=True)
@@ -226,7 +229,7 @@ class Delivery:
             self.ctx.log(f"batch {claim.batch} taken over from worker {claim.taken_from}: "
                          "its lease lapsed; the messages it recorded are not sent again")
         rows = self._batch(queue, claim.seq_from, claim.seq_to, recheck=claim.attempts > 1)
-        shared = _Shared(queued=len(rows), failed=claim.failed_before)
+        shared = _Shared(queued=len(rows), failed=claim.failed_before, claim=claim)
         metrics.delivery_queue(self.channel, len(rows))
         report = DeliveryReport()
         workers = max(1, int(getattr(self.provider, "concurrency", 1) or 1))
@@ -244,8 +247,8 @@ class Delivery:
                 left, shared.queued = shared.queued, 0
             metrics.delivery_queue(self.channel, -left)
             self._flush(shared, force=True)
-        status = "stopped" if shared.stop.is_set() else "open" if report.interrupted \
-            else "done"
+        status = "stopped" if shared.stop.is_set() and not shared.lost \
+            else "open" if report.interrupted else "done"
         failed = shared.failed - claim.failed_before
         self.claims.finish_batch(claim, sent=shared.sent, failed=failed,
                                  retried=shared.retried, status=status)
@@ -368,6 +371,15 @@ class Delivery:
                 links, shared.links = shared.links, []
                 shared.flushed_at = time.monotonic()
             logs, shared.logs = shared.logs, []
+        if rows and shared.claim is not None \
+                and not self.claims.holds(shared.claim):
+            # our lease lapsed (this process stalled) and another worker has the batch:
+            # it sends these messages again under the same ids and records them once
+            shared.lost = True
+            shared.stop.set()
+            rows, links = [], []
+            logs.append(f"batch {shared.claim.batch}: its lease lapsed while sending; "
+                        "another worker has it, and these results are left to it")
         # links first: a crash in between leaves links of a message not yet recorded as
         # sent (harmless, it is sent again with the same links), never a sent message
         # whose clicks cannot be redirected

@@ -329,6 +329,15 @@ class Claims:
                 .values(**values)).rowcount
         return bool(count)
 
+    def holds(self, claim: BatchClaim) -> bool:
+        """Whether this batch is still ours: claimed by us and not taken over (a lease
+        that lapsed without anyone taking the batch is still ours: heartbeats resume)."""
+        with self._engine.connect() as conn:
+            row = conn.execute(select(BATCHES.c.owner, BATCHES.c.status)
+                               .where(self._of(claim.run_id, claim.activity_id),
+                                      BATCHES.c.batch == claim.batch)).first()
+        return row is not None and row[0] == self.owner and row[1] == "claimed"
+
     def batch_state(self, run_id: str, activity_id: str) -> BatchState:
         with self._engine.connect() as conn:
             rows = conn.execute(
