@@ -178,3 +178,30 @@ def test_show_an_interrupted_run_prune_then_resume_it(tmp_path: Path) -> None:
     resumed = cli_json(h.ws.root, "run", "--resume", crashed, "--json")
     assert resumed["status"] == "done"
     assert resumed["activities"] == done["activities"]
+
+
+def test_a_run_executing_elsewhere_is_not_resumed_twice(h: Harness) -> None:
+    """Another worker holds the run's lease: resuming it here refuses, naming that
+    worker; once the lease is released, the resume goes ahead."""
+    from overture.data.workspace import Workspace
+    from overture.store.claims import Claims
+
+    leads = h.root / "leads.csv"
+    leads.write_text(LEADS_BAD)
+    path = h.write(campaign(FILE_DOC, name="files"))
+    failed = _json(cli(h.ws.root, "run", str(path), "--test", "--json", "--clock",
+                       CLOCK_ARG).stdout)
+    leads.write_text(LEADS_OK)
+    ws = Workspace.open(h.ws.root)
+    store = ws.control
+    elsewhere = Claims(store._engine, store._writer, owner="far-host:4242:ab")
+    assert elsewhere.take_run(failed["run"]) is None
+    busy = cli(h.ws.root, "run", "--resume", failed["run"], "--json")
+    assert busy.returncode == 1
+    assert f"run {failed['run']} is executing on worker far-host:4242:ab" in busy.stderr
+    assert "Traceback" not in busy.stderr
+    assert store.get_run(failed["run"]).status.value == "failed"  # untouched
+    elsewhere.release_run(failed["run"])
+    ws.close()
+    resumed = cli_json(h.ws.root, "run", "--resume", failed["run"], "--json")
+    assert resumed["status"] == "done"
