@@ -58,7 +58,7 @@ def incremental_query(a: act.IncrementalQuery, _: list[PortInput], ctx: ExecCont
         since = ctx.clock - timedelta(days=a.history_days) if a.history_days else None
         previous = history.previous_keys(ctx.plane, ctx.campaign.name, a.id, since, ctx.run_id)
         if previous is not None:
-            expr = expr.filter(~expr[key].cast("string").isin(previous.key))
+            expr = without(expr, expr[key].cast("string"), previous.key)
     else:
         mark = history.watermark(ctx.plane, ctx.campaign.name, a.id, ctx.run_id)
         if mark is not None:
@@ -139,7 +139,7 @@ def reconcile(a: act.Reconcile, inputs: list[PortInput], ctx: ExecContext) -> Ou
     ranked = matched.mutate(_rank=ibis.row_number().over(group_by=key, order_by="_first"))
     out_expr = ranked.filter(ranked._rank == 0).select(key, *kept)
     out = ctx.write(a.id, "out", out_expr)
-    unmatched_expr = rows.filter(~rows._line.isin(single._sline))
+    unmatched_expr = without(rows, rows._line, single._sline)
     ports = {"out": out}
     if a.keep_unmatched:
         ports["unmatched"] = ctx.write(a.id, "unmatched", unmatched_expr)
@@ -197,15 +197,29 @@ def combine(a: act.Combine, inputs: list[PortInput], ctx: ExecContext) -> Outcom
             inter = ctx.plane.table_any(ports["out"].table)
             union = _union([primary, *others], key, cols)
             ports["complement"] = ctx.write(a.id, "complement",
-                                            union.filter(~union[key].isin(inter[key])))
+                                            without(union, union[key], inter[key]))
     else:  # exclusion
         removed = ibis.literal(False)
+        kept = primary
         for other in others:
             removed = removed | primary[key].isin(other[key])
-        ports["out"] = ctx.write(a.id, "out", primary.filter(~removed))
+            kept = without(kept, kept[key], other[key])
+        ports["out"] = ctx.write(a.id, "out", kept)
         if a.complement:
             ports["complement"] = ctx.write(a.id, "complement", primary.filter(removed))
     return Outcome(ports)
+
+
+def without(table: ir.Table, value: ir.Value, others: ir.Column) -> ir.Table:
+    """The rows of `table` whose `value` is none of `others`: a left join keeping the
+    rows without a match, which every engine plans as a hash anti-join. `NOT IN
+    (subquery)`, what a negated `isin` compiles to, is rescanned for every row by
+    PostgreSQL once the subquery outgrows `work_mem` (a 10M-customer exclusion never
+    finished); Ibis's own anti-join comes out as `LEFT ANTI JOIN` on PostgreSQL when
+    nested, which it does not parse."""
+    keys = others.name("_without_key").as_table()
+    joined = table.left_join(keys, value == keys._without_key)
+    return joined.filter(joined._without_key.isnull()).select(*table.columns)
 
 
 def _union(tables: list[ir.Table], key: str, cols: list[str]) -> ir.Table:
@@ -325,12 +339,12 @@ def split(a: act.Split, inputs: list[PortInput], ctx: ExecContext) -> Outcome:
             taken = ctx.plane.table_any(out.table)
             taken_tables.append(taken)
             if not a.overlap:
-                remaining = remaining.filter(~remaining[key].isin(taken[key]))
+                remaining = without(remaining, remaining[key], taken[key])
         if a.complement:
             rest = remaining
             if a.overlap:
                 for taken in taken_tables:
-                    rest = rest.filter(~rest[key].isin(taken[key]))
+                    rest = without(rest, rest[key], taken[key])
             ports["complement"] = ctx.write(a.id, "complement", rest.select(*cols))
     finally:
         ctx.plane.drop(scope_name)
