@@ -50,6 +50,11 @@ appender.console.name = console
 appender.console.target = SYSTEM_ERR
 appender.console.layout.type = PatternLayout
 appender.console.layout.pattern = %d{HH:mm:ss} %p %c{1}: %m%n
+# PySpark counts as Spark's shell, whose level (WARN unless set) Spark announces on stderr
+logger.repl.name = org.apache.spark.repl.Main
+logger.repl.level = error
+logger.gateway.name = org.apache.spark.api.python.PythonGatewayServer
+logger.gateway.level = error
 """
 
 
@@ -153,7 +158,7 @@ def _builder_conf(settings: SparkSettings) -> dict[str, str]:
         # 200 shuffle partitions are for clusters; on one machine each is a task
         conf["spark.sql.shuffle.partitions"] = "4"
         log4j = Path(tempfile.gettempdir()) / "overture-spark-log4j2.properties"
-        if not log4j.exists():
+        if not log4j.exists() or log4j.read_text(encoding="utf-8") != _LOG4J:
             log4j.write_text(_LOG4J, encoding="utf-8")
         java = [f"-Dlog4j.configurationFile={log4j}"]
         if settings.warehouse and "://" not in settings.warehouse:
