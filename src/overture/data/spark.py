@@ -118,7 +118,7 @@ def parse_url(url: str, *, log_url: str | None = None, state_dir: Path | None = 
         raise DataPlaneError(
             "a Spark data plane keeps the message log and feedback events in PostgreSQL: "
             'set [data] log_url = "postgresql://user@host/db" in overture.toml')
-    if not log.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")):
+    if not log.startswith(("postgresql://", "postgres://")):
         raise DataPlaneError(f"[data] log_url must be a PostgreSQL URL, not {log!r}")
     return SparkSettings(master=master, database=database, warehouse=warehouse, log_url=log,
                          catalog=catalog, jdbc_jar=params.get("jdbc_jar") or None,
