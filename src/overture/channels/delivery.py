@@ -174,7 +174,7 @@ class Delivery:
         claims, run_id, activity = self.claims, self.ctx.run_id, self.activity_id
         if claims.batch_state(run_id, activity).total == 0:
             queue, total = self._queue()
-            events.ensure(self.ctx.plane)  # created once here, not raced by workers
+            events.ensure_links(self.ctx.plane)  # created once here, not raced by workers
             messages.ensure_results(self.ctx.plane)
             claims.create_batches(run_id, activity, total, self.settings.batch_size)
         else:

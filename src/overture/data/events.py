@@ -63,6 +63,14 @@ def new_event_id() -> str:
     return uuid.uuid4().hex
 
 
+def ensure_links(plane: DataPlane) -> None:
+    """Create the tracked-links table before several workers append to it at once (the
+    events table stays absent until the first event: rules read its absence as none)."""
+    plane = plane.log
+    if not plane.has_table(LINKS):
+        plane.con.create_table(LINKS, schema=LINK_SCHEMA)
+
+
 def ensure(plane: DataPlane) -> None:
     plane = plane.log
     for name, schema in ((EVENTS, EVENT_SCHEMA), (LINKS, LINK_SCHEMA)):
