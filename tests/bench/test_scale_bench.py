@@ -62,17 +62,17 @@ def check_targeting(output: str, figures: dict[str, Any], backends: list[str]) -
 
 
 def test_tiny_benchmark_measures_duckdb_postgres_and_workers(tmp_path: Path) -> None:
-    output, figures = run_bench(tmp_path, "--backends", "duckdb,postgres", "--workers", "1,2,3")
+    output, figures = run_bench(tmp_path, "--backends", "duckdb,postgres", "--workers", "1,2")
     check_targeting(output, figures, ["duckdb", "postgres"])
 
     assert "every worker count delivered each expected message once" in output
-    for workers in (2, 3):
+    for workers in (2,):  # three in `make bench`; two keep make test short
         assert re.search(rf"^ratio {workers} workers / 1 worker: [\d.]+x$", output, re.M), output
     (workspace,) = [path.parent.parent for path in tmp_path.glob("c300-*/.overture/data.duckdb")]
     expected = textable(customers(workspace))
     assert expected > 0 and figures["delivery"]["expected"] == expected
     runs = figures["delivery"]["runs"]
-    assert [r["workers"] for r in runs] == [1, 2, 3]
+    assert [r["workers"] for r in runs] == [1, 2]
     for r in runs:
         assert r["error"] is None and r["status"] == "done"
         assert r["sent"] == r["delivered"] == expected and r["duplicates_refused"] == 0
