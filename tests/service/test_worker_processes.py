@@ -260,3 +260,18 @@ def test_an_activity_throttle_holds_across_workers(
         allowed = 100 + 100 * (moment - first) + 20
         assert count <= allowed, f"{count} messages {moment - first:.2f} s after the first"
     assert arrivals[-1] - first >= (len(expected) - 120) / 100
+
+
+def test_a_worker_refuses_planes_other_processes_cannot_share(
+        tmp_path: Path, postgres_url: str) -> None:
+    from engine.kit import cli
+
+    Workspace.init(tmp_path / "ws")
+    embedded = cli(tmp_path / "ws", "worker")
+    assert embedded.returncode == 1 and "Traceback" not in embedded.stderr
+    assert "needs a PostgreSQL control plane" in embedded.stderr
+    config = tmp_path / "ws" / "overture.toml"
+    config.write_text(config.read_text(encoding="utf-8").replace(
+        'url = "sqlite:///.overture/control.db"', f'url = "{postgres_url}"'), encoding="utf-8")
+    duck = cli(tmp_path / "ws", "worker")
+    assert duck.returncode == 1 and "DuckDB allows one process per file" in duck.stderr

@@ -42,6 +42,11 @@ def check_shareable(ws: Workspace) -> None:
             "overture worker needs a PostgreSQL control plane that every worker and the "
             f"server share; this workspace's is {ws.control_url.split(':', 1)[0]}: set "
             "[control] url = \"postgresql://…\" in overture.toml (see docs/operations.md)")
+    if ws.data_url.startswith("pyspark://local"):
+        raise WorkerSetupError(
+            "overture worker needs a data plane that several processes can open; a local "
+            "Spark warehouse (pyspark://local[N]) keeps its catalog in one process: use a "
+            "Spark cluster with a shared metastore, or PostgreSQL (see docs/data.md)")
     if ws.data_url.startswith("duckdb://"):
         raise WorkerSetupError(
             "overture worker needs a data plane that several processes can open "
