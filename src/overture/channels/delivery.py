@@ -172,7 +172,9 @@ class Delivery:
         workers hold. Batches outlive a pause or a crash; the resumed run goes on
         with them."""
         claims, run_id, activity = self.claims, self.ctx.run_id, self.activity_id
-        if claims.batch_state(run_id, activity).total == 0:
+        earlier = claims.batch_state(run_id, activity)
+        sent_before = earlier.sent  # by an earlier pass (reopening keeps these counts)
+        if earlier.total == 0:
             queue, total = self._queue()
             events.ensure_links(self.ctx.plane)  # created once here, not raced by workers
             messages.ensure_results(self.ctx.plane)
@@ -181,7 +183,6 @@ class Delivery:
             claims.reopen(run_id, activity)
             queue = self.ctx.plane.table_any(self.queue_name())
             total = self.ctx.plane.count(queue)
-        sent_before = claims.batch_state(run_id, activity).sent  # by an earlier pass
         report = DeliveryReport()
         while not self._interrupt(report):
             claim = claims.claim_batch(run_id, activity)

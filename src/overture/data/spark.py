@@ -179,17 +179,22 @@ def _builder_conf(settings: SparkSettings) -> dict[str, str]:
     return conf
 
 
+def _same_master(session: Any, settings: SparkSettings) -> Any:
+    """The running session, if it runs on the master asked for: one application a process."""
+    running = str(session.sparkContext.master)
+    if running != settings.master:
+        raise DataPlaneError(
+            f"this process already runs Spark on {running}; one Spark application "
+            f"per process, it cannot also open {settings.master}")
+    return session
+
+
 def root_session(settings: SparkSettings) -> Any:
     """The process's SparkSession, started on first use with these settings."""
     global _root
     with _lock:
         if _root is not None:
-            running = str(_root.sparkContext.master)
-            if running != settings.master:
-                raise DataPlaneError(
-                    f"this process already runs Spark on {running}; one Spark application "
-                    f"per process, it cannot also open {settings.master}")
-            return _root
+            return _same_master(_root, settings)
         try:
             from pyspark import SparkContext
             from pyspark.sql import SparkSession
@@ -198,12 +203,7 @@ def root_session(settings: SparkSettings) -> Any:
                 "the Spark data plane needs PySpark: pip install 'overture[spark]'") from None
         if SparkContext._active_spark_context is not None:  # started by the host program
             _root = SparkSession.builder.getOrCreate()
-            running = str(_root.sparkContext.master)
-            if running != settings.master:
-                raise DataPlaneError(
-                    f"this process already runs Spark on {running}; one Spark application "
-                    f"per process, it cannot also open {settings.master}")
-            return _root
+            return _same_master(_root, settings)
         builder = SparkSession.builder.master(settings.master)
         for key, value in _builder_conf(settings).items():
             builder = builder.config(key, value)
